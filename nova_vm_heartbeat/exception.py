@@ -1,0 +1,62 @@
+"""Operator-facing exceptions.
+
+Every error that an operator may see in a log or an API answer derives from
+:class:`HeartbeatException`. Each subclass states its message once, as a
+``msg_fmt`` with named ``%(...)s`` fields, and callers pass the fields as
+keyword arguments::
+
+    class ChannelNotFound(HeartbeatException):
+        msg_fmt = "No heartbeat channel for instance %(instance)s"
+
+    raise ChannelNotFound(instance=instance.uuid) from err
+
+Errors about bytes received from a guest belong to the protocol family
+(``ProtocolError``) in :mod:`nova_vm_heartbeat.protocol`, not here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+LOG = logging.getLogger(__name__)
+
+
+class HeartbeatException(Exception):
+    """Base class for the errors that nova-vm-heartbeat reports to operators.
+
+    :param message: a ready-made message that replaces ``msg_fmt``; use it
+        sparingly, the point of ``msg_fmt`` is one wording per error.
+    :param kwargs: the fields of ``msg_fmt``; kept in :attr:`kwargs` so
+        that callers and tests can read them back.
+    """
+
+    #: The message, with ``%(name)s`` fields filled from the keyword
+    #: arguments given to the constructor.
+    msg_fmt: ClassVar[str] = "An unknown exception occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: object) -> None:
+        self.kwargs: dict[str, object] = kwargs
+        if message is None:
+            message = self._format_message(kwargs)
+        self.message: str = message
+        super().__init__(message)
+
+    @classmethod
+    def _format_message(cls, kwargs: dict[str, object]) -> str:
+        """Fill ``msg_fmt`` from *kwargs*, never failing.
+
+        A field missing from *kwargs* is a programming error in the caller,
+        but raising from inside an exception's constructor would hide the
+        original error, so log the mistake and fall back to the template
+        followed by the arguments that were given.
+        """
+        try:
+            return cls.msg_fmt % kwargs
+        except (KeyError, TypeError, ValueError):
+            LOG.exception(
+                "Could not format the message of %(cls)s with %(kwargs)r",
+                {"cls": cls.__name__, "kwargs": kwargs})
+            details = ", ".join(
+                "%s=%r" % item for item in sorted(kwargs.items()))
+            return "%s (%s)" % (cls.msg_fmt, details)

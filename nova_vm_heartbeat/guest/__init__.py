@@ -1,0 +1,31 @@
+"""The reference in-guest agent of the heartbeat channel.
+
+It runs inside the virtual machine on the image's own ``python3`` (3.8 or
+newer) with nothing but the standard library and
+:mod:`nova_vm_heartbeat.protocol`. One event loop (:mod:`.daemon`) serves
+the virtio-serial port to the host, the application API socket
+(:mod:`.listener`, :mod:`.api`) and the results of ``checks.d`` scripts
+(:mod:`.checks`); the decisions are taken by :class:`.agent.Agent`, which
+does no I/O. ``nova-vm-heartbeat-guest`` (:mod:`.cli`) runs the agent and
+talks to it.
+
+Importing any module of this package has no side effects.
+"""
+
+from __future__ import annotations
+
+#: The agent's name in ``hello``.
+AGENT_NAME = "nova-vm-heartbeat-guest"
+#: The distribution whose version the agent reports.
+DISTRIBUTION = "nova-vm-heartbeat"
+#: Reported when the version is unknown (for example in the zipapp).
+UNKNOWN_VERSION = "unknown"
+
+
+def agent_version() -> str:
+    """The installed version of the agent, or :data:`UNKNOWN_VERSION`."""
+    try:
+        from importlib import metadata
+        return metadata.version(DISTRIBUTION)
+    except Exception:  # not installed, or no metadata support
+        return UNKNOWN_VERSION

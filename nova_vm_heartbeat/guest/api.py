@@ -1,0 +1,227 @@
+"""The application API: requests in, replies out, every input checked.
+
+Applications in the guest talk to the agent over a UNIX stream socket, one
+JSON object per line each way. :func:`parse_request` is the trust boundary:
+a line goes in, a frozen request object comes out, or :class:`ApiError`
+with a message fit to send back. :func:`encode_reply` and
+:func:`error_reply` make the reply lines. The operations are documented in
+``doc/source/user/guest-agent.rst``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+
+from nova_vm_heartbeat.guest import components
+from nova_vm_heartbeat import protocol
+from nova_vm_heartbeat.protocol import codec
+from nova_vm_heartbeat.protocol import fields
+
+#: Longest request line, newline excluded.
+MAX_REQUEST_BYTES = 4096
+#: Longest maintenance window an application may ask for (seven days).
+MAX_DURATION = 7 * 24 * 3600
+
+#: JSON parsing bounds of a request (depth; the line size is checked first).
+_LIMITS = protocol.Limits(max_line_bytes=MAX_REQUEST_BYTES, max_depth=4)
+
+JsonDict = typing.Dict[str, typing.Any]
+
+
+class ApiError(ValueError):
+    """A request was refused; the message is sent back to the client."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Register:
+    component: str
+    ttl: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Notify:
+    component: str
+    status: protocol.Health
+    reason: str = ""
+    progress: typing.Optional[int] = None
+    ttl: typing.Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Unregister:
+    component: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Maintenance:
+    #: Seconds of silence asked for; 0 ends the window.
+    duration: int
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovery:
+    action: protocol.RecoveryAction
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    pass
+
+
+Request = typing.Union[Register, Notify, Unregister, Maintenance, Recovery,
+                       Status]
+
+
+# -- field validators: a JSON value in, a typed value out --------------------
+
+def _component(value: object) -> str:
+    if not isinstance(value, str):
+        raise ApiError("must be a string")
+    try:
+        return components.check_name(value)
+    except components.ComponentError as err:
+        raise ApiError(str(err)) from err
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ApiError("must be a number")
+    if not math.isfinite(value):
+        raise ApiError("must be a finite number")
+    return float(value)
+
+
+def _ttl(value: object) -> float:
+    try:
+        return components.check_ttl(_number(value))
+    except components.ComponentError as err:
+        raise ApiError(str(err)) from err
+
+
+def _integer(low: int, high: int) -> typing.Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError("must be an integer")
+        if not low <= value <= high:
+            raise ApiError("must be between %d and %d" % (low, high))
+        return value
+    return check
+
+
+def _reason(value: object) -> str:
+    if not isinstance(value, str):
+        raise ApiError("must be a string")
+    return components.clean_reason(
+        value, protocol.DEFAULT_LIMITS.max_string_chars)
+
+
+def _choice(enum_type: typing.Any) -> typing.Callable[[object], typing.Any]:
+    def check(value: object) -> typing.Any:
+        try:
+            return enum_type(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in enum_type)
+            raise ApiError("must be one of: %s" % allowed) from None
+    return check
+
+
+Validator = typing.Callable[[object], typing.Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Op:
+    """One operation: its request class and fields (name: validator)."""
+
+    cls: typing.Callable[..., Request]
+    required: typing.Dict[str, Validator]
+    optional: typing.Dict[str, Validator]
+
+
+OPS: typing.Dict[str, _Op] = {
+    "register": _Op(Register, {"component": _component, "ttl": _ttl}, {}),
+    "notify": _Op(Notify, {"component": _component,
+                           "status": _choice(protocol.Health)},
+                  {"reason": _reason,
+                   "progress": _integer(0, fields.MAX_SAFE_INT),
+                   "ttl": _ttl}),
+    "unregister": _Op(Unregister, {"component": _component}, {}),
+    "maintenance": _Op(Maintenance,
+                       {"duration": _integer(0, MAX_DURATION)},
+                       {"reason": _reason}),
+    "request": _Op(Recovery, {"action": _choice(protocol.RecoveryAction)},
+                   {"reason": _reason}),
+    "status": _Op(Status, {}, {}),
+}
+
+
+def _document(line: bytes) -> JsonDict:
+    if len(line) > MAX_REQUEST_BYTES:
+        raise ApiError("request longer than %d bytes" % MAX_REQUEST_BYTES)
+    try:
+        return codec.parse_json_line(line, _LIMITS)
+    except protocol.RemoteProtocolError as err:
+        raise ApiError("invalid request: %s" % err.detail) from err
+
+
+def _op(document: JsonDict) -> typing.Tuple[str, _Op]:
+    name = document.get("op")
+    if not isinstance(name, str):
+        raise ApiError("'op' is required and must be a string; one of: %s"
+                       % ", ".join(OPS))
+    op = OPS.get(name)
+    if op is None:
+        raise ApiError("unknown op %s; one of: %s"
+                       % (protocol.errors.excerpt(name, 32), ", ".join(OPS)))
+    return name, op
+
+
+def _values(name: str, op: _Op, document: JsonDict) -> JsonDict:
+    unknown = sorted(set(document) - {"op"} - set(op.required)
+                     - set(op.optional))
+    if unknown:
+        raise ApiError("%s: unknown field %s" % (
+            name, protocol.errors.excerpt(unknown[0], 32)))
+    values = {}
+    for key, check in list(op.required.items()) + list(op.optional.items()):
+        if key not in document or document[key] is None:
+            if key in op.required:
+                raise ApiError("%s: '%s' is required" % (name, key))
+            continue
+        try:
+            values[key] = check(document[key])
+        except ApiError as err:
+            raise ApiError("%s: '%s' %s" % (name, key, err)) from err
+    return values
+
+
+def parse_request(line: bytes) -> Request:
+    """Turn one request line (without its newline) into a request.
+
+    :raises ApiError: the line is not a valid request; the message says why.
+    """
+    document = _document(line)
+    name, op = _op(document)
+    return op.cls(**_values(name, op, document))
+
+
+def encode_reply(reply: JsonDict) -> bytes:
+    """One reply line, newline included."""
+    return json.dumps(reply, separators=(",", ":"), sort_keys=True,
+                      allow_nan=False).encode("utf-8") + b"\n"
+
+
+def error_reply(message: str) -> JsonDict:
+    """A reply that says the request failed, and why."""
+    return {"ok": False, "error": message}
+
+
+def ok_reply(**values: typing.Any) -> JsonDict:
+    """A reply that says the request succeeded."""
+    reply: JsonDict = {"ok": True}
+    reply.update(values)
+    return reply

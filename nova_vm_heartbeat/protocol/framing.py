@@ -1,0 +1,181 @@
+"""Bounded splitting of a byte stream into lines and resync markers.
+
+:class:`LineBuffer` scans input as it arrives, so what it keeps is bounded
+whatever the size of the chunks it is fed: at most ``max_line_bytes`` of a
+partial line plus complete lines up to ``max_buffer_bytes`` in total and
+``max_burst`` in number. Input past those bounds is dropped and reported in
+order, as an :class:`Overflow` item, where it was dropped.
+
+A 0xFF byte discards any partial line and yields :data:`RESYNC`. Blank
+lines are keep-alives and are skipped.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import typing
+
+from nova_vm_heartbeat.protocol import errors
+from nova_vm_heartbeat.protocol.limits import Limits
+
+RESYNC_BYTE = b"\xff"
+
+
+class _Marker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: The peer sent 0xFF.
+RESYNC = _Marker("RESYNC")
+#: The peer closed the stream.
+EOF = _Marker("EOF")
+
+
+@dataclasses.dataclass
+class Overflow:
+    """Input was dropped; ``count`` consecutive drops of one ``kind``."""
+
+    kind: str
+    detail: str
+    excerpt: bytes
+    count: int = 1
+
+    def error(self) -> errors.RemoteProtocolError:
+        detail = self.detail
+        if self.count > 1:
+            detail += " (%d times)" % self.count
+        return errors.RemoteProtocolError(self.kind, detail, self.excerpt)
+
+
+Item = typing.Union[bytes, _Marker, Overflow]
+
+
+class LineBuffer:
+    """Turns bytes into lines, :data:`RESYNC`, :data:`EOF` and overflows."""
+
+    def __init__(self, limits: Limits):
+        self._limits = limits
+        self._items: typing.Deque[Item] = collections.deque()
+        # Lines, resync markers and overflow reports together: bounded so
+        # that a flood of 0xFF bytes or bad lines cannot grow the queue.
+        self._max_items = 2 * limits.max_burst + 2
+        self._queued_bytes = 0
+        self._queued_lines = 0
+        self._partial = bytearray()
+        self._discarding = False
+        self._closed = False
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Peer bytes held: the partial line and unread complete lines."""
+        return self._queued_bytes + len(self._partial)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def feed(self, data: bytes) -> None:
+        """Add peer bytes; ``b""`` means the peer closed the stream."""
+        if self._closed:
+            raise errors.LocalProtocolError("data received after EOF")
+        if not data:
+            self._close()
+            return
+        for index, segment in enumerate(data.split(RESYNC_BYTE)):
+            if index:
+                self._resync()
+            self._feed_segment(segment)
+
+    def pop(self) -> typing.Optional[Item]:
+        """Return the next item, or None when more input is needed."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if isinstance(item, bytes):
+            self._queued_bytes -= len(item)
+            self._queued_lines -= 1
+        return item
+
+    def _feed_segment(self, segment: bytes) -> None:
+        start = 0
+        while True:
+            end = segment.find(b"\n", start)
+            if end < 0:
+                self._extend_partial(segment[start:])
+                return
+            self._end_line(segment[start:end])
+            start = end + 1
+
+    def _extend_partial(self, piece: bytes) -> None:
+        if self._discarding or not piece:
+            return
+        self._partial += piece
+        if len(self._partial) > self._limits.max_line_bytes:
+            self._overflow("line_too_long", "line longer than %d bytes"
+                           % self._limits.max_line_bytes, self._partial)
+            self._partial = bytearray()
+            self._discarding = True
+
+    def _end_line(self, piece: bytes) -> None:
+        if self._discarding:
+            self._discarding = False
+            return
+        if self._partial:
+            piece = bytes(self._partial) + piece
+            self._partial = bytearray()
+        if len(piece) > self._limits.max_line_bytes:
+            self._overflow("line_too_long", "line longer than %d bytes"
+                           % self._limits.max_line_bytes, piece)
+        elif piece.strip():
+            self._queue_line(piece)
+
+    def _queue_line(self, line: bytes) -> None:
+        room = self._limits.max_buffer_bytes - self._limits.max_line_bytes
+        if (self._queued_bytes + len(line) > room
+                or self._queued_lines >= self._limits.max_burst):
+            self._overflow("buffer_full", "lines arrive faster than they "
+                           "are read; line dropped", line)
+            return
+        if self._append(line):
+            self._queued_bytes += len(line)
+            self._queued_lines += 1
+
+    def _append(self, item: Item) -> bool:
+        if len(self._items) < self._max_items - 1:
+            self._items.append(item)
+            return True
+        self._overflow("buffer_full", "too many unread lines and markers; "
+                       "input dropped", b"", room=True)
+        return False
+
+    def _overflow(self, kind: str, detail: str,
+                  data: typing.Union[bytes, bytearray],
+                  room: bool = False) -> None:
+        last = self._items[-1] if self._items else None
+        if isinstance(last, Overflow) and last.kind == kind:
+            last.count += 1
+            return
+        report = Overflow(kind, detail, bytes(data[:errors.EXCERPT_BYTES + 1]))
+        if room:
+            self._items.append(report)
+        else:
+            self._append(report)
+
+    def _resync(self) -> None:
+        self._partial = bytearray()
+        self._discarding = False
+        if not self._items or self._items[-1] is not RESYNC:
+            self._append(RESYNC)
+
+    def _close(self) -> None:
+        if self._partial and not self._discarding:
+            self._overflow("truncated", "stream closed in the middle of a "
+                           "line", self._partial)
+        self._partial = bytearray()
+        self._closed = True
+        self._items.append(EOF)  # one past the bound, once per stream

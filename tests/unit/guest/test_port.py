@@ -1,0 +1,80 @@
+"""The port: a character device or a UNIX socket, never blocking."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import tempfile
+import typing
+
+import pytest
+
+from nova_vm_heartbeat.guest import port
+
+
+def test_backoff_doubles_to_its_cap() -> None:
+    backoff = port.Backoff(0.2, 1.0)
+    assert [backoff.next() for _ in range(5)] == [0.2, 0.4, 0.8, 1.0, 1.0]
+    backoff.reset()
+    assert backoff.next() == 0.2
+
+
+@pytest.fixture
+def short_dir() -> typing.Iterator[pathlib.Path]:
+    with tempfile.TemporaryDirectory(prefix="hb-", dir="/tmp") as path:
+        yield pathlib.Path(path)
+
+
+def test_unix_socket_port(short_dir: pathlib.Path) -> None:
+    path = str(short_dir / "port.sock")
+    stream = port.Port("unix:" + path)
+    with pytest.raises(OSError):
+        stream.open()  # nobody listens yet
+    assert not stream.is_open
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        stream.open()
+        host, _ = listener.accept()
+        with host:
+            assert stream.read() is None  # nothing yet, and no blocking
+            stream.write(b"\xffhello\n")
+            assert host.recv(100) == b"\xffhello\n"
+            host.sendall(b"welcome\n")
+            assert stream.read() == b"welcome\n"
+        assert stream.read() == b""  # the host went away
+    stream.close()
+    assert not stream.is_open
+
+
+def test_character_device_port() -> None:
+    controller, device = os.openpty()
+    try:
+        stream = port.Port(os.ttyname(device))
+        stream.open()
+        try:
+            os.write(controller, b"ping\n")
+            assert stream.read() is not None
+        finally:
+            stream.close()
+    finally:
+        os.close(controller)
+        os.close(device)
+
+
+def test_writes_are_queued_and_bounded(short_dir: pathlib.Path) -> None:
+    path = str(short_dir / "port.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        stream = port.Port("unix:" + path, max_pending=64 * 1024)
+        stream.open()
+        host, _ = listener.accept()
+        with host:
+            with pytest.raises(port.PortStalled):
+                for _ in range(10000):  # the host does not read
+                    stream.write(b"x" * 1024)
+            assert stream.wants_write
+            assert not stream.drain(0.1)
+        stream.close()

@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run every test tier.
+#
+# This is the one command a contributor (and CI, through .ci/run) runs.
+# On a fresh Debian 12 machine it installs the missing system packages
+# (as root), builds a Python virtualenv in a cache directory, installs the
+# Python requirements and this package (editable) into it, and runs the
+# tiers one after another. Run with --help for the options.
+
+set -Eeuo pipefail
+trap 'printf "ERROR: exit status %s from: %s\n" "$?" "$BASH_COMMAND" >&2' ERR
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly TOP
+readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-$HOME/.cache/nova-vm-heartbeat}
+readonly PYTHON=${PYTHON:-python3}
+readonly MIN_PYTHON=3.10
+readonly ALL_TIERS=(pep8 mypy unit functional docs releasenotes)
+readonly JUNIT_DIR=$TOP/build/junit
+# Mirrors [build-system] requires in pyproject.toml (setuptools 70.1 is the
+# first with bdist_wheel built in). Installed up front so that the editable
+# install needs no isolated build environment, and no network when warm.
+readonly BUILD_REQUIREMENTS=("pbr>=6.1" "setuptools>=70.1")
+
+VENV=""                 # set by setup()
+APT_UPDATED=no
+declare -A TIER_STATUS=() TIER_SECONDS=()
+SELECTED_TIERS=()
+
+usage() {
+    cat <<EOF
+Usage: ./tools/test.sh [TIER...]
+
+Installs what the tests need and runs the test tiers, in this order:
+  pep8          flake8 with the OpenStack hacking rules, and vermin to keep
+                guest-side code (protocol/, guest/) Python 3.8-compatible
+  mypy          strict type checking (configuration: [mypy] in setup.cfg)
+  unit          pytest tests/unit (HYPOTHESIS_PROFILE=ci unless set)
+  functional    pytest tests/functional
+  docs          sphinx-build -W of doc/source
+  releasenotes  sphinx-build -W of releasenotes/source (reno)
+With no TIER, all of them run. A failing tier does not stop the others.
+
+Set-up, done on every run and quick when nothing changed:
+  - system packages from bindep.txt (profile "test"): installed with
+    apt-get when run as root, otherwise listed with the command to run;
+  - a virtualenv in \$NOVA_VM_HEARTBEAT_CACHE (default
+    ~/.cache/nova-vm-heartbeat), reused while the Python version and the
+    requirements files are unchanged, linked from .venv in the tree.
+
+Environment: PYTHON (interpreter, default python3), NOVA_VM_HEARTBEAT_CACHE,
+HYPOTHESIS_PROFILE (dev or ci, default ci).
+Exit status: 0 only if every selected tier passed and, when a pytest tier
+was selected, at least one test ran.
+EOF
+}
+
+say() { printf '==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+banner() {
+    printf '\n'
+    printf '=%.0s' {1..72}
+    printf '\n  %s\n' "$*"
+    printf '=%.0s' {1..72}
+    printf '\n'
+}
+
+# --- arguments ------------------------------------------------------------
+
+is_tier() {
+    local tier
+    for tier in "${ALL_TIERS[@]}"; do
+        [[ $tier == "$1" ]] && return 0
+    done
+    return 1
+}
+
+parse_args() {
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            -h|--help) usage; exit 0 ;;
+            -*) usage >&2; die "unknown option: $arg" ;;
+            *) is_tier "$arg" || die "unknown tier '$arg' (tiers: ${ALL_TIERS[*]})"
+               SELECTED_TIERS+=("$arg") ;;
+        esac
+    done
+    if [[ ${#SELECTED_TIERS[@]} -eq 0 ]]; then
+        SELECTED_TIERS=("${ALL_TIERS[@]}")
+    fi
+}
+
+# --- system packages --------------------------------------------------------
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+have_apt() { command -v apt-get >/dev/null 2>&1; }
+
+apt_install() {
+    if [[ $APT_UPDATED == no ]]; then
+        say "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -q
+        APT_UPDATED=yes
+    fi
+    say "apt-get install -y --no-install-recommends $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "$@"
+}
+
+# Install the named Debian packages, or explain how and stop.
+install_system_packages() {
+    if is_root && have_apt; then
+        apt_install "$@"
+        return
+    fi
+    printf 'Missing system packages: %s\n' "$*" >&2
+    if have_apt; then
+        printf 'Install them with:\n    sudo apt-get install -y --no-install-recommends %s\n' "$*" >&2
+    else
+        printf 'Install them with your distribution'"'"'s package manager.\n' >&2
+    fi
+    printf 'then run %s again.\n' "$0" >&2
+    exit 1
+}
+
+# Python and its venv module are needed before bindep can run (bindep is
+# installed into the virtualenv), so check for them by hand first.
+ensure_python() {
+    say "checking for $PYTHON with the venv module"
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        note "$PYTHON not found"
+        install_system_packages python3 python3-venv
+    fi
+    if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        note "$PYTHON cannot create virtualenvs (no ensurepip)"
+        install_system_packages python3-venv
+    fi
+    "$PYTHON" - "$MIN_PYTHON" <<'EOF' || die "Python >= $MIN_PYTHON is required"
+import sys
+wanted = tuple(int(p) for p in sys.argv[1].split("."))
+print("    found Python %d.%d.%d at %s" % (sys.version_info[:3] + (sys.executable,)))
+sys.exit(0 if sys.version_info[:2] >= wanted else 1)
+EOF
+}
+
+# Ask bindep which of the packages in bindep.txt are missing.
+ensure_bindep_packages() {
+    say "checking system packages from bindep.txt (bindep -b test)"
+    local missing
+    missing=$("$VENV/bin/bindep" -b test) || true
+    if [[ -z $missing ]]; then
+        note "all present"
+        return
+    fi
+    # shellcheck disable=SC2086  # one package per line, no spaces in names
+    install_system_packages $missing
+    missing=$("$VENV/bin/bindep" -b test) || true
+    [[ -z $missing ]] || die "still missing after install: $missing"
+}
+
+# --- the virtualenv ---------------------------------------------------------
+
+venv_key() {
+    {
+        "$PYTHON" -c 'import sys; print(sys.version)'
+        cat "$TOP/requirements.txt" "$TOP/test-requirements.txt" \
+            "$TOP/doc/requirements.txt"
+    } | sha256sum | cut -c1-16
+}
+
+venv_pip() {
+    "$VENV/bin/python" -m pip --disable-pip-version-check "$@"
+}
+
+venv_is_complete() { [[ -f $VENV/.complete ]]; }
+
+create_venv() {
+    if [[ -e $VENV ]]; then
+        say "removing the incomplete virtualenv $VENV"
+        rm -rf "$VENV"
+    fi
+    say "creating the virtualenv $VENV"
+    mkdir -p "$CACHE_DIR"
+    "$PYTHON" -m venv "$VENV"
+    say "installing bindep and the build requirements into it"
+    venv_pip install -q --upgrade pip
+    venv_pip install -q bindep "${BUILD_REQUIREMENTS[@]}"
+}
+
+install_requirements() {
+    say "installing test-requirements.txt and doc/requirements.txt"
+    venv_pip install -q -r "$TOP/requirements.txt" \
+        -r "$TOP/test-requirements.txt" -r "$TOP/doc/requirements.txt"
+}
+
+# The editable install points at this tree, and the cached virtualenv may
+# be shared by several checkouts, so it is redone on every run.
+install_package() {
+    say "installing nova-vm-heartbeat from $TOP (editable)"
+    local log=$VENV/install-package.log
+    if ! venv_pip install --no-deps --no-build-isolation -e "$TOP" \
+            >"$log" 2>&1; then
+        cat "$log" >&2
+        die "could not install the package (log above, also in $log)"
+    fi
+}
+
+link_venv() {
+    local link=$TOP/.venv
+    if [[ -e $link && ! -L $link ]]; then
+        warn "$link exists and is not a symlink; leaving it alone"
+        return
+    fi
+    ln -sfn "$VENV" "$link"
+    note ".venv -> $VENV"
+}
+
+# pbr, openstackdocstheme and reno all read the git history.
+check_git_history() {
+    if ! git -C "$TOP" rev-parse --verify -q HEAD >/dev/null; then
+        warn "this tree has no commits yet: pbr versions the package 0.0.0," \
+            "and the docs and releasenotes tiers fail until the first commit"
+    fi
+}
+
+setup() {
+    ensure_python
+    check_git_history
+    VENV=$CACHE_DIR/venv-$(venv_key)
+    if venv_is_complete; then
+        say "reusing the virtualenv $VENV"
+        ensure_bindep_packages
+    else
+        create_venv
+        ensure_bindep_packages
+        install_requirements
+        touch "$VENV/.complete"
+    fi
+    install_package
+    link_venv
+    export PATH=$VENV/bin:$PATH
+    # Tools such as sphinx-build colour their output when CI is set; keep
+    # logs that go to a file or a CI console plain.
+    [[ -t 1 ]] || export NO_COLOR=1
+}
+
+# --- the tiers --------------------------------------------------------------
+
+# Echo a command, run it, and return its exit status for the caller to judge.
+run() {
+    printf '+ %s\n' "$*"
+    local rc=0
+    "$@" || rc=$?
+    return "$rc"
+}
+
+tier_pep8() {
+    local rc=0
+    # No paths: flake8 checks the whole tree minus [flake8] exclude (tox.ini).
+    run flake8 || rc=1
+    run tools/check-guest-compat.sh || rc=1
+    return "$rc"
+}
+
+tier_mypy() {
+    run mypy
+}
+
+# pytest's exit status 5 means it collected no tests.
+run_pytest() {
+    local tier=$1; shift
+    local rc=0
+    run python -m pytest --junitxml="$JUNIT_DIR/$tier.xml" "$@" || rc=$?
+    if [[ $rc -eq 5 ]]; then
+        note "$tier: no tests collected"
+        TIER_STATUS[$tier]="no tests"
+        return 0
+    fi
+    return "$rc"
+}
+
+tier_unit() {
+    HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci} run_pytest unit tests/unit
+}
+
+tier_functional() {
+    run_pytest functional tests/functional
+}
+
+tier_docs() {
+    run sphinx-build -W --keep-going -E -b html doc/source doc/build/html
+}
+
+tier_releasenotes() {
+    run sphinx-build -W -E -b html releasenotes/source releasenotes/build/html
+}
+
+run_tier() {
+    local tier=$1 start rc=0
+    banner "tier: $tier"
+    start=$SECONDS
+    "tier_$tier" || rc=$?
+    TIER_SECONDS[$tier]=$((SECONDS - start))
+    if [[ $rc -ne 0 ]]; then
+        TIER_STATUS[$tier]="FAILED (exit $rc)"
+    elif [[ -z ${TIER_STATUS[$tier]:-} ]]; then
+        TIER_STATUS[$tier]=passed
+    fi
+    say "$tier: ${TIER_STATUS[$tier]}"
+}
+
+# --- the summary ------------------------------------------------------------
+
+# Print "tests failures errors skipped" for one junit file ("-" if absent).
+junit_counts() {
+    local file=$JUNIT_DIR/$1.xml
+    [[ -f $file ]] || { echo "-"; return; }
+    python - "$file" <<'EOF'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
+totals = [0, 0, 0, 0]
+for suite in suites:
+    for i, key in enumerate(("tests", "failures", "errors", "skipped")):
+        totals[i] += int(suite.get(key, 0))
+print(*totals)
+EOF
+}
+
+summarize() {
+    local tier counts tests failures errors skipped passed
+    local total_passed=0 total_failed=0 total_skipped=0 any_failed=no
+    local pytest_selected=no
+    banner "summary"
+    printf '%-14s %-18s %8s  %s\n' tier result seconds tests
+    for tier in "${SELECTED_TIERS[@]}"; do
+        counts=$(junit_counts "$tier")
+        local detail=""
+        if [[ $counts != "-" ]]; then
+            read -r tests failures errors skipped <<<"$counts"
+            passed=$((tests - failures - errors - skipped))
+            total_passed=$((total_passed + passed))
+            total_failed=$((total_failed + failures + errors))
+            total_skipped=$((total_skipped + skipped))
+            detail="$passed passed, $((failures + errors)) failed, $skipped skipped"
+        fi
+        [[ $tier == unit || $tier == functional ]] && pytest_selected=yes
+        [[ ${TIER_STATUS[$tier]} == FAILED* ]] && any_failed=yes
+        printf '%-14s %-18s %8s  %s\n' "$tier" "${TIER_STATUS[$tier]}" \
+            "${TIER_SECONDS[$tier]}" "$detail"
+    done
+    printf '\n'
+    if [[ $pytest_selected == yes && $((total_passed + total_failed + total_skipped)) -eq 0 ]]; then
+        warn "no tests ran"
+        any_failed=yes
+    fi
+    printf 'total: %d passed, %d failed, %d skipped\n' \
+        "$total_passed" "$total_failed" "$total_skipped"
+    [[ $any_failed == yes ]] && return 1
+    return 0
+}
+
+main() {
+    parse_args "$@"
+    cd "$TOP"
+    say "nova-vm-heartbeat tests in $TOP; tiers: ${SELECTED_TIERS[*]}"
+    setup
+    rm -rf "$JUNIT_DIR"
+    mkdir -p "$JUNIT_DIR"
+    local tier
+    for tier in "${SELECTED_TIERS[@]}"; do
+        run_tier "$tier"
+    done
+    summarize || exit 1
+}
+
+main "$@"
