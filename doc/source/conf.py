@@ -14,6 +14,9 @@ extensions = [
     'sphinx.ext.autodoc',
     'openstackdocstheme',
     'reno.sphinxext',
+    # Draws the monitor's state diagram with graphviz ("dot", from the
+    # graphviz package in bindep.txt).
+    'monitor_states',
 ]
 
 project = 'nova-vm-heartbeat'

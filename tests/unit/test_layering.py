@@ -16,11 +16,11 @@ import textwrap
 
 import pytest
 
-#: Packages that must import with the standard library alone. Add
-#: ``nova_vm_heartbeat.monitor`` when it lands.
+#: Packages that must import with the standard library alone.
 STDLIB_ONLY_PACKAGES = (
     "nova_vm_heartbeat.protocol",
     "nova_vm_heartbeat.guest",
+    "nova_vm_heartbeat.monitor",
 )
 
 #: Top-level modules that those packages must not import.

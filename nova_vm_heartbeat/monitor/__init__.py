@@ -1,0 +1,28 @@
+"""The verdict engine: one pure state machine per monitored instance.
+
+Standard library only, no I/O, no clock reads: adapters feed observations
+(:mod:`.signals`) with the time and carry out what comes back
+(:mod:`.actions`). See ``doc/source/reference/verdicts.rst``.
+"""
+
+from nova_vm_heartbeat.monitor.actions import Action
+from nova_vm_heartbeat.monitor.actions import Report
+from nova_vm_heartbeat.monitor.actions import SendAck
+from nova_vm_heartbeat.monitor.actions import SendChallenge
+from nova_vm_heartbeat.monitor.actions import SyncAgent
+from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.policy import Bounds
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.status import ChannelStatus
+from nova_vm_heartbeat.monitor.status import Status
+from nova_vm_heartbeat.monitor.verdicts import FaultClass
+from nova_vm_heartbeat.monitor.verdicts import Severity
+from nova_vm_heartbeat.monitor.verdicts import Verdict
+from nova_vm_heartbeat.monitor.verdicts import VerdictKind
+
+__all__ = [
+    "Action", "Bounds", "ChannelStatus", "FaultClass", "InstanceMonitor",
+    "MonitorState", "Report", "SendAck", "SendChallenge", "Settings",
+    "Severity", "Status", "SyncAgent", "Verdict", "VerdictKind",
+]

@@ -1,0 +1,56 @@
+"""What the monitor asks its adapters to do: its outputs.
+
+:meth:`.machine.InstanceMonitor.handle` and ``tick`` return lists of these
+frozen objects; the runtime carries them out. The machine never performs
+I/O itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from nova_vm_heartbeat.monitor import verdicts
+from nova_vm_heartbeat.protocol import events
+
+
+@dataclasses.dataclass(frozen=True)
+class SendChallenge:
+    """Send a heartbeat challenge with this ``seq``.
+
+    The runtime picks an unpredictable nonce for it.
+    """
+
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncAgent:
+    """Challenge QGA with ``guest-sync-delimited``.
+
+    The runtime picks a random id, waits at most ``timeout`` seconds and
+    reports the outcome tagged with ``seq``.
+    """
+
+    seq: int
+    timeout: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SendAck:
+    """Answer a maintenance window or recovery request."""
+
+    subject: events.AckSubject
+    accepted: bool
+    granted: int = 0
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Report a verdict (to the notification sink)."""
+
+    verdict: verdicts.Verdict
+
+
+Action = typing.Union[SendChallenge, SyncAgent, SendAck, Report]

@@ -1,0 +1,111 @@
+"""Deciding the fault class of a lost heartbeat from every signal.
+
+The rules, in order (the first that applies wins):
+
+1. libvirt reported a crash or a guest panic: ``guest_crashed``.
+2. Our heartbeat channel is silent but QGA answers now (within the last
+   interval and timeout), or the agent told us it was stopping:
+   ``agent_failure``.
+3. The vCPUs got (almost) no time during the silence window although
+   libvirt says the domain runs: ``vm_frozen`` (QEMU stopped or starved).
+4. Block or network requests kept flowing during the window and no QGA
+   is there to ask: the guest runs, the agent does not: ``agent_failure``.
+5. Otherwise, the guest's vCPUs run but nothing answers: ``guest_hung``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import typing
+
+from nova_vm_heartbeat.monitor.verdicts import FaultClass
+
+#: Below this share of one CPU over the silence window, vCPUs are frozen.
+#: An idle guest's timer interrupts alone cost more than this.
+FROZEN_CPU_SHARE = 0.001
+
+#: Samples kept per instance.
+MAX_SAMPLES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    at: float
+    cpu_time: typing.Optional[float]
+    io_ops: typing.Optional[int]
+
+
+class StatsHistory:
+    """A short, bounded history of a domain's cumulative counters."""
+
+    def __init__(self) -> None:
+        self._samples: typing.Deque[Sample] = collections.deque(
+            maxlen=MAX_SAMPLES)
+
+    def add(self, sample: Sample) -> None:
+        self._samples.append(sample)
+
+    def clear(self) -> None:
+        self._samples.clear()
+
+    def deltas(self, since: float) -> typing.Tuple[
+            typing.Optional[float], typing.Optional[float],
+            typing.Optional[int]]:
+        """Return (seconds covered, vCPU seconds, I/O requests).
+
+        From the oldest sample at or after ``since`` to the newest; None
+        where the counters do not tell.
+        """
+        window = [s for s in self._samples if s.at >= since]
+        if len(window) < 2:
+            return None, None, None
+        first, last = window[0], window[-1]
+        return (last.at - first.at, _delta(first.cpu_time, last.cpu_time),
+                _delta(first.io_ops, last.io_ops))
+
+
+_T = typing.TypeVar("_T", int, float)
+
+
+def _delta(first: typing.Optional[_T],
+           last: typing.Optional[_T]) -> typing.Optional[_T]:
+    if first is None or last is None or last < first:
+        return None
+    return last - first
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What is known about an instance when its heartbeat is lost."""
+
+    crashed: bool = False
+    #: The heartbeat channel (ours) was the one that went silent.
+    heartbeat_silent: bool = True
+    #: QGA is configured for the instance.
+    qga_configured: bool = False
+    #: QGA answered its latest challenge (it is alive now).
+    qga_recent: bool = False
+    #: The guest agent said it was stopping (bye agent_stop).
+    agent_stopped: bool = False
+    #: Seconds covered by stats samples within the silence window.
+    stats_window: typing.Optional[float] = None
+    cpu_used: typing.Optional[float] = None
+    io_ops: typing.Optional[int] = None
+
+
+def classify(evidence: Evidence) -> FaultClass:
+    """The fault class of a lost heartbeat (rules in the module doc)."""
+    if evidence.crashed:
+        return FaultClass.GUEST_CRASHED
+    if evidence.heartbeat_silent and (evidence.qga_recent
+                                      or evidence.agent_stopped):
+        return FaultClass.AGENT_FAILURE
+    window = evidence.stats_window
+    if window and evidence.cpu_used is not None \
+            and evidence.cpu_used < FROZEN_CPU_SHARE * window:
+        return FaultClass.VM_FROZEN
+    if evidence.heartbeat_silent and not evidence.qga_configured \
+            and evidence.io_ops:
+        return FaultClass.AGENT_FAILURE
+    return FaultClass.GUEST_HUNG

@@ -1,0 +1,82 @@
+"""Per-instance settings, and the operator's bounds that clamp them.
+
+A flavor (or a guest) asks; the operator's :class:`Bounds` decide. Every
+value that reaches the state machine went through :meth:`Bounds.clamp`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How one instance is judged.
+
+    :param interval: seconds between challenges on each channel.
+    :param timeout: seconds a challenge may take before it is a miss.
+    :param failure_threshold: consecutive misses (and that many intervals
+        of silence) before the heartbeat is lost.
+    :param boot_grace: longest wait for the first good answer after the
+        instance starts; ends early on the first good answer.
+    :param heartbeat: whether the instance has our heartbeat channel.
+    :param qga: whether the instance has the QEMU guest agent channel.
+    """
+
+    interval: float = 10.0
+    timeout: float = 5.0
+    failure_threshold: int = 3
+    boot_grace: float = 300.0
+    heartbeat: bool = True
+    qga: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """Operator floors and ceilings, and the caps on every suspension."""
+
+    min_interval: float = 1.0
+    max_interval: float = 300.0
+    min_timeout: float = 0.5
+    max_timeout: float = 60.0
+    min_failure_threshold: int = 2
+    max_failure_threshold: int = 20
+    min_boot_grace: float = 30.0
+    max_boot_grace: float = 1800.0
+    #: Longest maintenance window a guest is granted, in seconds.
+    max_maintenance: int = 3600
+    #: Longest judgement is suspended for one platform operation.
+    max_operation: float = 3600.0
+    #: Longest judgement is suspended for a lifecycle transition (reboot,
+    #: shutdown in progress, pause by libvirt) before judging again.
+    max_lifecycle: float = 600.0
+    #: Grace after a suspension ends, before misses count again.
+    rearm_grace: float = 60.0
+    #: Verdicts per instance: burst, then one per ``verdict_interval``.
+    verdict_burst: int = 5
+    verdict_interval: float = 300.0
+
+    def clamp(self, wanted: Settings) -> Settings:
+        """Return ``wanted`` within these bounds.
+
+        The timeout never exceeds the interval.
+        """
+        interval = _within(wanted.interval, self.min_interval,
+                           self.max_interval)
+        timeout = _within(wanted.timeout, self.min_timeout,
+                          min(self.max_timeout, interval))
+        return dataclasses.replace(
+            wanted, interval=interval, timeout=timeout,
+            failure_threshold=int(_within(
+                wanted.failure_threshold, self.min_failure_threshold,
+                self.max_failure_threshold)),
+            boot_grace=_within(wanted.boot_grace, self.min_boot_grace,
+                               self.max_boot_grace))
+
+
+_Number = typing.TypeVar("_Number", int, float)
+
+
+def _within(value: _Number, low: _Number, high: _Number) -> _Number:
+    return max(low, min(value, high))

@@ -1,0 +1,98 @@
+"""One channel's challenges: when to send, what is late, what came back."""
+
+from __future__ import annotations
+
+import typing
+
+#: Challenges older than this many timeouts are forgotten, answered or not.
+_FORGET_AFTER = 4
+
+
+class Probe:
+    """Schedules challenges on one channel and keeps their outcome.
+
+    Pure bookkeeping: the caller says what time it is, sends what
+    :meth:`due` returns and reports answers with :meth:`answered`.
+    """
+
+    def __init__(self, interval: float, timeout: float):
+        self.interval = interval
+        self.timeout = timeout
+        #: Whether the channel can be challenged now (socket connected,
+        #: agent present).
+        self.usable = True
+        #: Consecutive challenges that timed out.
+        self.misses = 0
+        self.last_good: typing.Optional[float] = None
+        self.last_rtt: typing.Optional[float] = None
+        self._next_seq = 1
+        self._next_at = 0.0
+        self._pending: typing.Dict[int, float] = {}
+        self._expired: typing.Dict[int, float] = {}
+
+    def configure(self, interval: float, timeout: float) -> None:
+        self.interval, self.timeout = interval, timeout
+
+    def restart(self, now: float) -> None:
+        """Forget outstanding challenges; challenge again right away."""
+        self._pending.clear()
+        self._expired.clear()
+        self.misses = 0
+        self._next_at = now
+
+    def due(self, now: float) -> typing.Optional[int]:
+        """The seq of a challenge to send now, if one is due."""
+        if not self.usable or now < self._next_at:
+            return None
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        self._pending[seq] = now
+        # Keep the cadence, but never send a burst to catch up.
+        self._next_at += self.interval
+        if self._next_at <= now:
+            self._next_at = now + self.interval
+        return seq
+
+    def answered(self, now: float, seq: int) -> typing.Optional[float]:
+        """Record an answer; its round trip, or None if seq is unknown.
+
+        A late answer (after its timeout) still proves the guest alive.
+        """
+        sent = self._pending.pop(seq, None)
+        if sent is None:
+            sent = self._expired.pop(seq, None)
+        if sent is None:
+            return None
+        self.last_good, self.last_rtt, self.misses = now, now - sent, 0
+        return self.last_rtt
+
+    def failed(self, seq: int) -> bool:
+        """A challenge failed before its timeout (an error came back)."""
+        sent = self._pending.pop(seq, None)
+        if sent is None:
+            return False
+        self._expired[seq] = sent
+        self.misses += 1
+        return True
+
+    def cancel(self, seq: int) -> None:
+        """Forget a challenge that neither passed nor failed (busy)."""
+        self._pending.pop(seq, None)
+
+    def expire(self, now: float) -> int:
+        """Count the challenges whose timeout passed; return how many."""
+        late = [seq for seq, sent in self._pending.items()
+                if now >= sent + self.timeout]
+        for seq in late:
+            self._expired[seq] = self._pending.pop(seq)
+        self.misses += len(late)
+        horizon = now - _FORGET_AFTER * max(self.timeout, self.interval)
+        for seq in [s for s, sent in self._expired.items() if sent < horizon]:
+            del self._expired[seq]
+        return len(late)
+
+    def next_deadline(self) -> float:
+        """When this probe next needs a tick."""
+        deadlines = [sent + self.timeout for sent in self._pending.values()]
+        if self.usable:
+            deadlines.append(self._next_at)
+        return min(deadlines, default=float("inf"))

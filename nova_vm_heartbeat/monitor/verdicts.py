@@ -1,0 +1,118 @@
+"""What the monitor concludes about an instance, and how bad it is.
+
+A :class:`Verdict` is the outcome of one episode (a loss of heartbeat, a
+failed health check, a recovery request) or of its end. The notification
+layer turns it into a versioned notification; nothing here knows about
+notifications, clocks or identities beyond what the machine observed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing
+
+
+class FaultClass(str, enum.Enum):
+    """Why the instance is not healthy, decided from several signals."""
+
+    #: Our heartbeat channel is silent while the QEMU guest agent answers:
+    #: the guest runs, only our agent is gone.
+    AGENT_FAILURE = "agent_failure"
+    #: Every channel is silent while the guest's vCPUs still consume time.
+    GUEST_HUNG = "guest_hung"
+    #: The guest kernel panicked or libvirt reported the domain crashed.
+    GUEST_CRASHED = "guest_crashed"
+    #: The guest answers, but reports a failed component.
+    APP_UNHEALTHY = "app_unhealthy"
+    #: libvirt says running, but the vCPUs get no time at all: the QEMU
+    #: process is stopped or not scheduled.
+    VM_FROZEN = "vm_frozen"
+    #: The guest asked to be recovered.
+    GUEST_REQUESTED = "guest_requested"
+
+
+class VerdictKind(str, enum.Enum):
+    """The notification-worthy outcomes; values are the event types."""
+
+    HEARTBEAT_LOST = "instance.heartbeat_lost"
+    HEARTBEAT_RESTORED = "instance.heartbeat_restored"
+    HEALTH_CHECK_FAILED = "instance.health_check_failed"
+    RECOVERY_REQUESTED = "instance.recovery_requested"
+
+
+class Severity(str, enum.Enum):
+    """How urgent a verdict is (Vitrage's alarm severities)."""
+
+    OK = "ok"
+    WARNING = "warning"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+#: The severity each fault class carries.
+SEVERITIES: typing.Dict[FaultClass, Severity] = {
+    FaultClass.AGENT_FAILURE: Severity.WARNING,
+    FaultClass.GUEST_HUNG: Severity.CRITICAL,
+    FaultClass.GUEST_CRASHED: Severity.CRITICAL,
+    FaultClass.APP_UNHEALTHY: Severity.MAJOR,
+    FaultClass.VM_FROZEN: Severity.CRITICAL,
+    FaultClass.GUEST_REQUESTED: Severity.MAJOR,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedComponent:
+    """A component the guest reported failed, as evidence."""
+
+    name: str
+    reason: str
+    progress: typing.Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One conclusion about one instance, ready to be reported.
+
+    ``episode`` numbers the episodes of an instance; a restored verdict
+    carries the number and fault class of the episode it ends.
+    """
+
+    kind: VerdictKind
+    fault_class: FaultClass
+    severity: Severity
+    episode: int
+    #: Human-readable summary for operators.
+    reason: str
+    #: Seconds since the last good answer on any channel (None: never).
+    silent_for: typing.Optional[float] = None
+    #: Challenges missed in a row on the channel that decided.
+    missed: int = 0
+    #: Channels the instance was judged by (``heartbeat``, ``qga``).
+    channels: typing.Tuple[str, ...] = ()
+    components: typing.Tuple[FailedComponent, ...] = ()
+    #: For recovery requests: what the guest asked for.
+    requested_action: typing.Optional[str] = None
+    #: Verdicts of this instance dropped by the rate limit since the last.
+    suppressed: int = 0
+
+
+#: The operator-facing summary of each verdict.
+REASONS: typing.Dict[typing.Tuple[VerdictKind, FaultClass], str] = {
+    (VerdictKind.HEARTBEAT_LOST, FaultClass.AGENT_FAILURE):
+        "the heartbeat agent stopped answering; the guest itself runs",
+    (VerdictKind.HEARTBEAT_LOST, FaultClass.GUEST_HUNG):
+        "no channel answers while the guest's vCPUs keep running",
+    (VerdictKind.HEARTBEAT_LOST, FaultClass.GUEST_CRASHED):
+        "the guest crashed (libvirt crash or guest panic event)",
+    (VerdictKind.HEARTBEAT_LOST, FaultClass.VM_FROZEN):
+        "the domain is running but its vCPUs get no CPU time",
+    (VerdictKind.HEALTH_CHECK_FAILED, FaultClass.APP_UNHEALTHY):
+        "the guest reports a failed component",
+    (VerdictKind.RECOVERY_REQUESTED, FaultClass.GUEST_REQUESTED):
+        "the guest asked to be recovered",
+}
+REASONS.update({
+    (VerdictKind.HEARTBEAT_RESTORED, fault):
+        "answers are back after %s" % fault.value
+    for fault in FaultClass})

@@ -1,0 +1,56 @@
+"""Fault classes from their signal combinations."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from nova_vm_heartbeat.monitor import diagnosis
+from nova_vm_heartbeat.monitor.diagnosis import Evidence
+from nova_vm_heartbeat.monitor.verdicts import FaultClass as F
+
+BUSY_VCPUS: typing.Dict[str, typing.Any] = dict(
+    stats_window=3.0, cpu_used=0.2, io_ops=0)
+
+
+@pytest.mark.parametrize("evidence,fault", [
+    (Evidence(crashed=True, qga_recent=True), F.GUEST_CRASHED),
+    (Evidence(qga_configured=True, qga_recent=True, **BUSY_VCPUS),
+     F.AGENT_FAILURE),
+    (Evidence(agent_stopped=True), F.AGENT_FAILURE),
+    (Evidence(qga_configured=True, **BUSY_VCPUS), F.GUEST_HUNG),
+    (Evidence(qga_configured=True, stats_window=3.0, cpu_used=0.0),
+     F.VM_FROZEN),
+    (Evidence(qga_configured=True, stats_window=3.0, cpu_used=0.0029),
+     F.VM_FROZEN),
+    (Evidence(qga_configured=True, stats_window=3.0, cpu_used=0.0031),
+     F.GUEST_HUNG),
+    (Evidence(qga_configured=True), F.GUEST_HUNG),
+    (Evidence(stats_window=3.0, cpu_used=0.2, io_ops=50), F.AGENT_FAILURE),
+    (Evidence(stats_window=3.0, cpu_used=0.2, io_ops=0), F.GUEST_HUNG),
+    (Evidence(heartbeat_silent=False, qga_configured=True, **BUSY_VCPUS),
+     F.GUEST_HUNG),
+    (Evidence(heartbeat_silent=False, qga_recent=True, **BUSY_VCPUS),
+     F.GUEST_HUNG),
+])
+def test_classify(evidence: Evidence, fault: F) -> None:
+    assert diagnosis.classify(evidence) is fault
+
+
+def test_history_deltas() -> None:
+    history = diagnosis.StatsHistory()
+    assert history.deltas(0.0) == (None, None, None)
+    for second in range(5):
+        history.add(diagnosis.Sample(float(second), second * 0.5,
+                                     second * 10))
+    assert history.deltas(2.0) == (2.0, 1.0, 20)
+    history.add(diagnosis.Sample(5.0, None, 5))  # counters reset: unknown
+    assert history.deltas(2.0) == (3.0, None, None)
+
+
+def test_history_is_bounded() -> None:
+    history = diagnosis.StatsHistory()
+    for second in range(1000):
+        history.add(diagnosis.Sample(float(second), 0.0, 0))
+    assert history.deltas(0.0)[0] == diagnosis.MAX_SAMPLES - 1

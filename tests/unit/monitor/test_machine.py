@@ -1,0 +1,430 @@
+"""Whole scenarios of one instance, through the simulated guest."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.monitor.state import MonitorState as S
+from nova_vm_heartbeat.monitor import verdicts as vd
+from nova_vm_heartbeat.protocol import events
+from tests.unit.monitor.sim import BOUNDS
+from tests.unit.monitor.sim import FAST
+from tests.unit.monitor.sim import Guest
+from tests.unit.monitor.sim import Sim
+
+LOST = "instance.heartbeat_lost"
+RESTORED = "instance.heartbeat_restored"
+UNHEALTHY = "instance.health_check_failed"
+WEB_DOWN = events.Component("web", events.Health.FAILED, "503", 4)
+
+
+def healthy_sim(**guest: object) -> Sim:
+    sim = Sim(guest=Guest(**guest))  # type: ignore[arg-type]
+    sim.run(10)
+    assert sim.state() is S.HEALTHY
+    assert sim.reports == []
+    return sim
+
+
+def detection_latency(sim: Sim) -> float:
+    """Seconds from now until the first report."""
+    start = sim.now
+    sim.run(10)
+    assert sim.reports, "nothing was reported"
+    return sim.reports[0][0] - start
+
+
+# -- the fault classes --------------------------------------------------------
+
+def test_agent_failure_when_only_our_channel_is_silent() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = False
+    latency = detection_latency(sim)
+    assert sim.kinds() == [(LOST, "agent_failure")]
+    assert latency <= 3.5
+    assert sim.verdicts[0].severity is vd.Severity.WARNING
+
+
+def test_guest_hung_when_everything_is_silent() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    latency = detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+    assert latency <= FAST.interval * FAST.failure_threshold + 0.5
+    verdict = sim.verdicts[0]
+    assert verdict.severity is vd.Severity.CRITICAL
+    assert verdict.missed >= 2 and verdict.silent_for is not None
+    assert verdict.channels == ("heartbeat", "qga")
+
+
+def test_vm_frozen_when_vcpus_get_no_time() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.guest.cpu_rate = 0.0
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "vm_frozen")]
+
+
+def test_guest_hung_without_stats() -> None:
+    sim = healthy_sim(cpu_rate=None)
+    sim.guest.heartbeat = sim.guest.qga = False
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_guest_crashed_on_crash_event_at_once() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.DomainEvent(sig.Lifecycle.CRASHED, "panicked"))
+    assert sim.kinds() == [(LOST, "guest_crashed")]
+    assert sim.state() is S.FAILED
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STOPPED, "crashed"))
+    sim.run(60)
+    assert len(sim.reports) == 1
+    assert sim.state() is S.INACTIVE
+
+
+def test_app_unhealthy_then_restored() -> None:
+    sim = healthy_sim()
+    sim.guest.health, sim.guest.components = events.Health.FAILED, (
+        WEB_DOWN,)
+    sim.run(10)
+    assert sim.kinds() == [(UNHEALTHY, "app_unhealthy")]
+    assert sim.verdicts[0].components == (
+        vd.FailedComponent("web", "503", 4),)
+    sim.guest.health, sim.guest.components = events.Health.OK, ()
+    sim.run(5)
+    assert sim.kinds()[1] == (RESTORED, "app_unhealthy")
+    assert sim.verdicts[1].episode == sim.verdicts[0].episode
+
+
+def test_guest_requested_recovery() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.RecoveryRequested(events.RecoveryAction.REBOOT, "oops"))
+    assert sim.kinds() == [("instance.recovery_requested",
+                            "guest_requested")]
+    assert sim.verdicts[0].requested_action == "reboot"
+    assert "oops" in sim.verdicts[0].reason
+    assert sim.acks[-1].accepted
+    assert sim.state() is S.HEALTHY
+
+
+def test_agent_failure_without_qga_when_io_flows() -> None:
+    sim = healthy_sim()
+    sim.monitor.reconfigure(sim.now, dataclasses.replace(FAST, qga=False))
+    sim.guest.heartbeat = False
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "agent_failure")]
+
+
+def test_guest_hung_without_qga_when_io_stops() -> None:
+    sim = healthy_sim()
+    sim.monitor.reconfigure(sim.now, dataclasses.replace(FAST, qga=False))
+    sim.guest.heartbeat = False
+    sim.guest.io_rate = 0
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_qga_only_instance() -> None:
+    settings = dataclasses.replace(FAST, heartbeat=False)
+    sim = Sim(settings, greet=False)
+    sim.run(10)
+    assert sim.state() is S.HEALTHY
+    sim.guest.qga = False
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+# -- episodes -----------------------------------------------------------------
+
+def test_one_report_per_episode_and_restored() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(120)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.run(5)
+    assert sim.kinds() == [(LOST, "guest_hung"), (RESTORED, "guest_hung")]
+    assert sim.verdicts[1].severity is vd.Severity.OK
+    assert sim.state() is S.HEALTHY
+
+
+def test_each_new_episode_is_reported_until_the_rate_limit() -> None:
+    sim = healthy_sim()
+    for _ in range(BOUNDS.verdict_burst + 2):
+        sim.guest.heartbeat = sim.guest.qga = False
+        sim.run(6)
+        sim.guest.heartbeat = sim.guest.qga = True
+        sim.run(3)
+    lost = [v for v in sim.verdicts if v.kind.value == LOST]
+    restored = [v for v in sim.verdicts if v.kind.value == RESTORED]
+    assert len(lost) == BOUNDS.verdict_burst
+    assert len(restored) == len(lost)
+    sim.run(BOUNDS.verdict_interval)
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(6)
+    assert sim.verdicts[-1].kind.value == LOST
+    assert sim.verdicts[-1].suppressed == 2
+
+
+def test_crash_while_hung_is_one_episode() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(10)
+    sim.signal(sig.DomainEvent(sig.Lifecycle.CRASHED))
+    assert len(sim.reports) == 1
+
+
+def test_a_new_boot_opens_a_new_episode() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(10)
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STARTED))
+    sim.run(60)
+    assert sim.kinds() == [(LOST, "guest_hung"), (LOST, "guest_hung")]
+
+
+# -- no false alarms ----------------------------------------------------------
+
+def test_boot_grace_covers_a_slow_boot() -> None:
+    sim = Sim(guest=Guest(heartbeat=False, qga=False), greet=False)
+    sim.run(FAST.boot_grace - 1)
+    assert sim.state() is S.STARTING
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.signal(sig.AgentGreeted("boot-1"))
+    sim.run(3)
+    assert sim.state() is S.HEALTHY
+    assert sim.reports == []
+
+
+def test_boot_grace_is_bounded() -> None:
+    sim = Sim(guest=Guest(heartbeat=False), greet=False)
+    sim.run(FAST.boot_grace + 1)
+    assert sim.kinds() == [(LOST, "agent_failure")]
+
+
+def test_boot_grace_ends_on_first_good_answer() -> None:
+    sim = Sim()
+    sim.run(2)
+    assert sim.state() is S.HEALTHY
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(5)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_monitor_restart_gets_short_grace_and_no_alarm() -> None:
+    sim = Sim(uptime=3600.0, greet=False)
+    sim.run(2)
+    sim.signal(sig.AgentGreeted("boot-1"))
+    sim.run(10)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+    hung = Sim(uptime=3600.0, guest=Guest(heartbeat=False, qga=False))
+    hung.run(BOUNDS.rearm_grace + 1)
+    assert hung.kinds() == [(LOST, "guest_hung")]
+
+
+@pytest.mark.parametrize("operation", list(sig.Operation))
+def test_operations_suspend_judgement(operation: sig.Operation) -> None:
+    sim = healthy_sim()
+    sim.signal(sig.OperationStarted(operation))
+    assert sim.state() is S.SUSPENDED
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(60)
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.signal(sig.OperationFinished(operation))
+    assert sim.state() is S.STARTING
+    sim.run(10)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
+def test_operation_suspension_has_a_cap() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.OperationStarted(sig.Operation.SNAPSHOT))
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(BOUNDS.max_operation - 1)
+    assert sim.reports == []
+    sim.run(BOUNDS.rearm_grace + 2)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_pause_and_resume() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.DomainEvent(sig.Lifecycle.PAUSED, "user"))
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.guest.cpu_rate = 0.0
+    sim.run(3600)
+    assert sim.state() is S.INACTIVE
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.guest.cpu_rate = 0.05
+    sim.signal(sig.DomainEvent(sig.Lifecycle.RESUMED))
+    sim.run(10)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
+def test_guest_reboot() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentLeft(events.ByeReason.REBOOT))
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(5)
+    sim.signal(sig.DomainEvent(sig.Lifecycle.REBOOTED))
+    sim.run(20)
+    assert sim.state() is S.STARTING
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.signal(sig.AgentGreeted("boot-2"))
+    sim.run(5)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
+def test_reboot_seen_only_through_a_new_boot_id() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentGreeted("boot-2"))
+    sim.run(5)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
+def test_clean_shutdown() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentLeft(events.ByeReason.SHUTDOWN))
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.signal(sig.DomainEvent(sig.Lifecycle.SHUTTING_DOWN))
+    sim.run(20)
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STOPPED, "shutdown"))
+    sim.run(3600)
+    assert sim.state() is S.INACTIVE and sim.reports == []
+
+
+def test_shutdown_that_never_ends_is_judged_after_the_cap() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentLeft(events.ByeReason.SHUTDOWN))
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(BOUNDS.max_lifecycle + BOUNDS.rearm_grace + 2)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_destroyed_by_operator() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STOPPED, "destroyed"))
+    sim.run(3600)
+    assert sim.state() is S.INACTIVE and sim.reports == []
+
+
+def test_agent_stopped_on_purpose_falls_back_to_qga() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentLeft(events.ByeReason.AGENT_STOP))
+    sim.guest.heartbeat = False
+    sim.run(600)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+    sim.guest.qga = False
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_agent_stopped_without_qga_is_reported_after_the_cap() -> None:
+    sim = healthy_sim()
+    sim.monitor.reconfigure(sim.now, dataclasses.replace(FAST, qga=False))
+    sim.signal(sig.AgentLeft(events.ByeReason.AGENT_STOP))
+    sim.guest.heartbeat = False
+    sim.run(BOUNDS.max_lifecycle - 1)
+    assert sim.reports == []
+    sim.run(BOUNDS.rearm_grace + 2)
+    assert sim.kinds() == [(LOST, "agent_failure")]
+
+
+def test_qga_busy_is_not_a_miss() -> None:
+    sim = healthy_sim()
+    sim.guest.qga_error = sig.AgentError.BUSY
+    sim.run(60)
+    assert sim.monitor.status(sim.now).channels[1].misses == 0
+    sim.guest.heartbeat = False
+    detection_latency(sim)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_qga_unresponsive_is_a_miss() -> None:
+    sim = healthy_sim()
+    sim.guest.qga_error = sig.AgentError.UNRESPONSIVE
+    sim.run(10)
+    assert sim.monitor.status(sim.now).channels[1].misses >= 9
+    assert sim.reports == []
+
+
+def test_host_stall_is_forgiven() -> None:
+    sim = healthy_sim()
+    sim.now += 30  # the host loop did not run for 30 s
+    sim.monitor.forgive(sim.now)
+    sim.run(10)
+    assert sim.reports == [] and sim.state() is S.HEALTHY
+
+
+# -- maintenance --------------------------------------------------------------
+
+def test_maintenance_window_within_the_clamp() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.MaintenanceRequested(120, "upgrade"))
+    assert sim.acks[-1] == act.SendAck(events.AckSubject.MAINTENANCE, True,
+                                       120, "")
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(100)
+    assert sim.state() is S.SUSPENDED and sim.reports == []
+    sim.guest.heartbeat = sim.guest.qga = True
+    sim.signal(sig.MaintenanceRequested(0))
+    sim.run(5)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
+def test_maintenance_is_clamped_and_capped() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.MaintenanceRequested(86400, "forever"))
+    ack = sim.acks[-1]
+    assert ack.granted == BOUNDS.max_maintenance and "clamped" in ack.reason
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(BOUNDS.max_maintenance + BOUNDS.rearm_grace + 2)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_recovery_refused_during_an_operation() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.OperationStarted(sig.Operation.LIVE_MIGRATION))
+    sim.signal(sig.RecoveryRequested(events.RecoveryAction.STOP))
+    assert sim.reports == [] and not sim.acks[-1].accepted
+
+
+# -- settings and status ------------------------------------------------------
+
+def test_settings_are_clamped() -> None:
+    wanted = dataclasses.replace(FAST, interval=0.01, timeout=99,
+                                 failure_threshold=1000, boot_grace=1)
+    monitor = InstanceMonitor(wanted, BOUNDS, 0.0)
+    assert monitor.settings.interval == BOUNDS.min_interval
+    assert monitor.settings.timeout == BOUNDS.min_interval
+    assert monitor.settings.failure_threshold == \
+        BOUNDS.max_failure_threshold
+    assert monitor.settings.boot_grace == BOUNDS.min_boot_grace
+
+
+def test_status_snapshot() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.ProtocolViolation("invalid_json"))
+    sim.signal(sig.OperationStarted(sig.Operation.RESIZE))
+    status = sim.monitor.status(sim.now)
+    assert status.state is S.SUSPENDED
+    assert status.suspended == {"operation:resize": BOUNDS.max_operation}
+    assert status.violations == 1
+    heartbeat, qga = status.channels
+    assert heartbeat.channel is sig.Channel.HEARTBEAT and heartbeat.usable
+    assert heartbeat.rtt == pytest.approx(0.002)
+    assert heartbeat.last_good_age is not None
+    assert heartbeat.last_good_age < 1.0
+
+
+def test_not_running_at_discovery() -> None:
+    monitor = InstanceMonitor(FAST, BOUNDS, 0.0, running=False)
+    assert monitor.state is S.INACTIVE
+    assert monitor.tick(100.0) == []
+    assert monitor.next_deadline() == float("inf")

@@ -1,0 +1,67 @@
+"""One channel's challenge bookkeeping."""
+
+from __future__ import annotations
+
+from nova_vm_heartbeat.monitor.probes import Probe
+
+
+def test_cadence_without_catch_up_bursts() -> None:
+    probe = Probe(interval=1.0, timeout=0.5)
+    probe.restart(10.0)
+    assert probe.due(10.0) == 1
+    assert probe.due(10.5) is None
+    assert probe.due(11.0) == 2
+    assert probe.due(20.0) == 3     # late: one challenge, not nine
+    assert probe.due(20.0) is None
+    assert probe.expire(20.0) == 2
+    assert probe.next_deadline() == 20.5
+
+
+def test_answer_measures_round_trip() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.restart(0.0)
+    seq = probe.due(0.0)
+    assert seq is not None
+    assert probe.answered(0.25, seq) == 0.25
+    assert probe.last_good == 0.25 and probe.misses == 0
+    assert probe.answered(0.3, seq) is None   # answered once only
+
+
+def test_timeouts_count_misses_and_late_answers_still_count() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.restart(0.0)
+    first = probe.due(0.0)
+    assert first is not None
+    assert probe.expire(0.4) == 0
+    assert probe.expire(0.5) == 1
+    assert probe.misses == 1
+    assert probe.answered(0.9, first) is not None
+    assert probe.misses == 0
+
+
+def test_failed_and_cancelled() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.restart(0.0)
+    one, two = probe.due(0.0), probe.due(1.0)
+    assert one is not None and two is not None
+    assert probe.failed(one) and probe.misses == 1
+    assert not probe.failed(one)
+    probe.cancel(two)
+    assert probe.expire(5.0) == 0
+
+
+def test_unusable_probe_sends_nothing() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.usable = False
+    assert probe.due(0.0) is None
+    assert probe.next_deadline() == float("inf")
+
+
+def test_old_expired_challenges_are_forgotten() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.restart(0.0)
+    seq = probe.due(0.0)
+    assert seq is not None
+    probe.expire(1.0)
+    probe.expire(100.0)
+    assert probe.answered(100.0, seq) is None
