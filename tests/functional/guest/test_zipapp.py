@@ -23,18 +23,29 @@ BUILD_TOOL = harness.REPO_ROOT / "tools" / "build-guest-zipapp.py"
 OLDEST_PYTHON_VARIABLE = harness.GUEST_PYTHON_VARIABLE
 
 
-def _oldest_python() -> typing.Optional[str]:
-    candidate = (os.environ.get(OLDEST_PYTHON_VARIABLE)
-                 or shutil.which("python3.8"))
-    if not candidate:
-        return None
+def _candidates() -> typing.List[str]:
+    """Where a Python 3.8 may be: the variable, PATH, pyenv, the system."""
+    pyenv = pathlib.Path(os.environ.get("PYENV_ROOT",
+                                        pathlib.Path.home() / ".pyenv"))
+    found = [os.environ.get(OLDEST_PYTHON_VARIABLE),
+             shutil.which("python3.8")]
+    found += sorted(str(p) for p in pyenv.glob("versions/3.8*/bin/python3.8"))
+    found.append("/usr/bin/python3.8")
+    return [c for c in found if c]
+
+
+def _works(candidate: str) -> bool:
     try:
         subprocess.run([candidate, "-c", "import sys; "
                         "assert sys.version_info >= (3, 8)"],
                        check=True, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        return None
-    return candidate
+        return False
+    return True
+
+
+def _oldest_python() -> typing.Optional[str]:
+    return next((c for c in _candidates() if _works(c)), None)
 
 
 @pytest.fixture(scope="module")
