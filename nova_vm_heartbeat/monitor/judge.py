@@ -83,7 +83,7 @@ class Judge:
             deadlines += [p.next_deadline() for p in self._probes.values()]
         if self.state is S.STARTING:
             deadlines.append(self._grace_until)
-        elif self.state in st.JUDGING:
+        elif self.state in st.JUDGING and self._loss_can_fire():
             deadlines.append(self._loss_deadline())
         return min(deadlines)
 
@@ -94,7 +94,9 @@ class Judge:
         meanwhile does not count.
         """
         self._judge_from = max(self._judge_from, now)
-        self._grace_until = max(self._grace_until, now)
+        self._grace_until = max(
+            self._grace_until,
+            now + self.settings.interval * self.settings.failure_threshold)
         for probe in self._probes.values():
             probe.restart(now)
 
@@ -129,6 +131,17 @@ class Judge:
         return (self._silence_start(probe)
                 + self.settings.interval * self.settings.failure_threshold)
 
+    def _loss_can_fire(self) -> bool:
+        """Tell whether silence alone can make a loss now.
+
+        It can when a challenge went unanswered, or when the deciding
+        channel cannot be challenged at all. Without either (a challenge
+        still in flight, QGA calls that failed for reasons that are not the
+        guest's), the next probe deadline decides, not the loss deadline.
+        """
+        probe = self._primary()
+        return probe is not None and (probe.misses > 0 or not probe.usable)
+
     def _judge(self, now: float, actions: Actions) -> None:
         probe = self._primary()
         if self.state is S.STARTING and now >= self._grace_until:
@@ -136,8 +149,7 @@ class Judge:
         elif self.state in st.JUDGING and probe is not None:
             if probe.misses and self.state is not S.SUSPECT:
                 self._fire(now, T.MISS, actions)
-            silent = now >= self._loss_deadline()
-            if silent and (probe.misses or not probe.usable):
+            if self._loss_can_fire() and now >= self._loss_deadline():
                 self._fire(now, T.LOST, actions, self._diagnose(now))
 
     def _diagnose(self, now: float) -> vd.FaultClass:
@@ -238,13 +250,21 @@ class Judge:
 
     def _health(self, now: float, probe: Probe, health: events.Health,
                 components: typing.Tuple[events.Component, ...],
-                actions: Actions) -> None:
+                actions: Actions, answered: bool = True) -> None:
+        """Take the guest's word on its health.
+
+        Only an answer to a challenge proves the guest alive (``answered``):
+        an unsolicited report can make it unhealthy, never healthy.
+        """
         self._unwell = tuple(
             vd.FailedComponent(c.name, c.reason, c.progress)
             for c in components if c.status is events.Health.FAILED)
-        if probe is self._primary():
-            healthy = health is events.Health.OK and not self._unwell
-            self._fire(now, T.GOOD if healthy else T.UNWELL, actions)
+        if probe is not self._primary():
+            return
+        if health is not events.Health.OK or self._unwell:
+            self._fire(now, T.UNWELL, actions)
+        elif answered:
+            self._fire(now, T.GOOD, actions)
 
     # -- reporting ----------------------------------------------------------
 

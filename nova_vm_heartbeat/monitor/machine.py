@@ -55,17 +55,18 @@ class InstanceMonitor(Judge):
                    actions: Actions) -> None:
         probe = self._probes.get(HB)
         if probe is not None:
-            probe.last_good = now
             self._health(now, probe, signal.health, signal.components,
-                         actions)
+                         actions, answered=False)
 
     def _on_greeted(self, now: float, signal: sig.AgentGreeted,
                     actions: Actions) -> None:
         probe = self._probes.get(HB)
         if probe is None:
             return
+        # Challenge the new session at once, but keep what is pending and
+        # the misses: an agent that only ever says hello stays silent.
         probe.usable = True
-        probe.restart(now)
+        probe.hurry(now)
         self._agent_stopped = False
         self._suspensions.end_matching("bye:")
         self._suspensions.end("agent_stopped")

@@ -40,6 +40,10 @@ class Probe:
         self.misses = 0
         self._next_at = now
 
+    def hurry(self, now: float) -> None:
+        """Make the next challenge due now, keeping everything else."""
+        self._next_at = min(self._next_at, now)
+
     def due(self, now: float) -> typing.Optional[int]:
         """The seq of a challenge to send now, if one is due."""
         if not self.usable or now < self._next_at:

@@ -84,10 +84,13 @@ class Sim:
 
     def run(self, seconds: float) -> None:
         end = self.now + seconds
+        stuck = 0
         while True:
             queued = self._queue[0][0] if self._queue else float("inf")
             step = min(self.monitor.next_deadline(), queued,
                        self._next_stats, end)
+            stuck = stuck + 1 if step <= self.now else 0
+            assert stuck < 100, "next_deadline() stays in the past"
             self.now = max(self.now, step)
             if step == end:
                 self._apply(self.monitor.tick(self.now))

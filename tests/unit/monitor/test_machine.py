@@ -428,3 +428,53 @@ def test_not_running_at_discovery() -> None:
     assert monitor.state is S.INACTIVE
     assert monitor.tick(100.0) == []
     assert monitor.next_deadline() == float("inf")
+
+
+# -- found by the runtime review ---------------------------------------------
+
+def test_next_deadline_is_never_left_in_the_past() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = False
+    sim.guest.qga_error = sig.AgentError.HOST_ERROR  # never the guest's fault
+    sim.monitor.reconfigure(sim.now, dataclasses.replace(FAST,
+                                                         heartbeat=False))
+    for _ in range(50):
+        sim.now += 0.25
+        sim.monitor.tick(sim.now)
+        assert sim.monitor.next_deadline() > sim.now
+    assert sim.reports == []
+
+
+def test_forgive_extends_an_expired_grace() -> None:
+    sim = Sim(guest=Guest(heartbeat=False, qga=False), greet=False)
+    sim.run(5)
+    sim.now += FAST.boot_grace  # the host stalled through the whole grace
+    sim.monitor.forgive(sim.now)
+    sim.monitor.tick(sim.now)
+    assert sim.reports == [] and sim.state() is S.STARTING
+    sim.run(FAST.interval * FAST.failure_threshold + 1)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_repeated_hellos_do_not_hide_silence() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    for _ in range(20):
+        sim.run(0.4)
+        sim.signal(sig.AgentGreeted("boot-1"))  # hello, never an answer
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_reports_are_no_proof_of_life() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    for _ in range(20):
+        sim.run(0.5)
+        sim.signal(sig.HealthReported(events.Health.OK))
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_a_failed_report_is_reported_at_once() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.HealthReported(events.Health.FAILED, (WEB_DOWN,)))
+    assert sim.kinds() == [(UNHEALTHY, "app_unhealthy")]
