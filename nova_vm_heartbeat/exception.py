@@ -60,3 +60,46 @@ class HeartbeatException(Exception):
             details = ", ".join(
                 "%s=%r" % item for item in sorted(kwargs.items()))
             return "%s (%s)" % (cls.msg_fmt, details)
+
+
+class SourceUnavailable(HeartbeatException):
+    """The instance source cannot tell which instances to monitor now."""
+
+    msg_fmt = "Cannot list the instances to monitor: %(reason)s"
+
+
+class InvalidConfiguration(HeartbeatException):
+    """Options that are each valid, but not together."""
+
+    msg_fmt = "Invalid configuration: %(reason)s"
+
+
+class SinkNotFound(HeartbeatException):
+    """No notification sink of that name is installed."""
+
+    msg_fmt = ("No notification sink named %(name)r; installed sinks: "
+               "%(available)s")
+
+
+class SinkLoadFailed(HeartbeatException):
+    """The sink exists but could not be created."""
+
+    msg_fmt = "Could not load the notification sink %(name)r: %(reason)s"
+
+
+class OutboxUnavailable(HeartbeatException):
+    """The outbox directory cannot be created or read."""
+
+    msg_fmt = "Cannot use the outbox directory %(path)s: %(reason)s"
+
+
+class DeliveryFailed(HeartbeatException):
+    """A notification did not reach its destination; try again later."""
+
+    msg_fmt = "Could not deliver %(event_type)s: %(reason)s"
+
+
+class Undeliverable(HeartbeatException):
+    """A notification that no retry will ever deliver."""
+
+    msg_fmt = "Cannot deliver %(event_type)s, ever: %(reason)s"

@@ -36,7 +36,8 @@ Installs what the tests need and runs the test tiers, in this order:
                 guest-side code (protocol/, guest/) Python 3.8-compatible
   mypy          strict type checking (configuration: [mypy] in setup.cfg)
   unit          pytest tests/unit (HYPOTHESIS_PROFILE=ci unless set)
-  functional    pytest tests/functional
+  functional    pytest tests/functional (the RabbitMQ tests start a private
+                broker with tools/rabbitmq.sh when none runs, and stop it)
   docs          sphinx-build -W of doc/source
   releasenotes  sphinx-build -W of releasenotes/source (reno)
 With no TIER, all of them run. A failing tier does not stop the others.

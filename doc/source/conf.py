@@ -17,6 +17,10 @@ extensions = [
     # Draws the monitor's state diagram with graphviz ("dot", from the
     # graphviz package in bindep.txt).
     'monitor_states',
+    # The option reference (show-options) and the sample configuration
+    # file, both generated from the oslo.config.opts entry points.
+    'oslo_config.sphinxext',
+    'oslo_config.sphinxconfiggen',
 ]
 
 project = 'nova-vm-heartbeat'
@@ -31,6 +35,14 @@ pygments_style = 'native'
 
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'description'
+
+# -- oslo_config.sphinxconfiggen ----------------------------------------------
+
+# Written at each build to _static/nova-vm-heartbeat.conf.sample (ignored
+# by git) and shown by configuration/sample.rst.
+config_generator_config_file = (
+    '../../etc/nova-vm-heartbeat/nova-vm-heartbeat-config-generator.conf')
+sample_config_basename = '_static/nova-vm-heartbeat'
 
 # -- openstackdocstheme ------------------------------------------------------
 

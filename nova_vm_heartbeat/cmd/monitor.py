@@ -1,0 +1,210 @@
+"""``nova-vm-heartbeat-monitor``: the monitor, beside nova-compute.
+
+It finds the instances to monitor through libvirt (the domains that carry
+the heartbeat channel or the QEMU guest agent channel), judges them like
+the monitor inside nova-compute does, and sends the same notifications
+through the configured sink. It runs until SIGTERM or SIGINT, then stops
+cleanly and exits 0; it exits 1 if it cannot start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import sys
+import threading
+import types
+import typing
+
+from oslo_config import cfg
+from oslo_log import log
+
+from nova_vm_heartbeat import cmd
+from nova_vm_heartbeat import conf as heartbeat_conf
+from nova_vm_heartbeat.conf import standalone
+from nova_vm_heartbeat.conf import values
+from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat import sinks
+from nova_vm_heartbeat.sources.base import InstanceSource
+from nova_vm_heartbeat import version
+
+LOG = logging.getLogger(__name__)
+
+PROJECT = "nova-vm-heartbeat"
+PROG = "nova-vm-heartbeat-monitor"
+
+#: How long the service may take to stop, in seconds.
+STOP_TIMEOUT = 1.0
+
+
+class Service(typing.Protocol):
+    """What this program needs of ``runtime.service.MonitorService``."""
+
+    def start(self) -> None:
+        ...
+
+    def stop(self, timeout: float = 1.0) -> None:
+        ...
+
+
+SourceFactory = typing.Callable[[str, Settings], InstanceSource]
+SinkFactory = typing.Callable[[str, cfg.ConfigOpts], sinks.Sink]
+ServiceFactory = typing.Callable[
+    [InstanceSource, sinks.Sink, RuntimeOptions], Service]
+
+
+@dataclasses.dataclass(frozen=True)
+class Factories:
+    """How the parts are made; tests give doubles."""
+
+    source: SourceFactory
+    service: ServiceFactory
+    sink: SinkFactory = sinks.load
+
+
+def _libvirt_source(uri: str, defaults: Settings) -> InstanceSource:
+    from nova_vm_heartbeat.sources import impl_libvirt
+    return impl_libvirt.LibvirtSource(uri, defaults)
+
+
+def _monitor_service(source: InstanceSource, sink: sinks.Sink,
+                     options: RuntimeOptions) -> Service:
+    from nova_vm_heartbeat.runtime import service
+    return service.MonitorService(source, sink, options)
+
+
+REAL = Factories(source=_libvirt_source, service=_monitor_service)
+
+
+def _version() -> str:
+    return str(version.version_info.version_string())
+
+
+def configure(conf: cfg.ConfigOpts,
+              argv: typing.Sequence[str]) -> None:
+    """Register the options, parse ``argv`` and the files, set up logs."""
+    cmd.use_native_threads()
+    # Imported only now: importing oslo_messaging must come after the
+    # choice of threads above.
+    from nova_vm_heartbeat.sinks import impl_messaging
+    impl_messaging.set_defaults()
+    log.register_options(conf)
+    heartbeat_conf.register_opts(conf)
+    conf(list(argv), project=PROJECT, prog=PROG, version=_version())
+    log.setup(conf, PROJECT)
+
+
+def describe_sink(conf: cfg.ConfigOpts) -> str:
+    """Where notifications go, for the start-up log line."""
+    group = conf.heartbeat_sink
+    if group.driver == "messaging":
+        return ("the message bus, topics %s (outbox %s, at most %d "
+                "waiting)" % (", ".join(group.topics), group.outbox_dir,
+                              group.outbox_max))
+    return "the %r sink" % group.driver
+
+
+class Monitor:
+    """The parts of the standalone monitor.
+
+    The service owns the threads: it starts and stops the sink, and runs
+    the libvirt event feed; the source's connection is closed here.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts,
+                 factories: Factories = REAL):
+        self.options = values.runtime_options(
+            conf, standalone.host(conf),
+            conf.heartbeat_standalone.libvirt_uri)
+        self.uri: str = conf.heartbeat_standalone.libvirt_uri
+        self.socket_dir: str = conf.heartbeat.socket_dir
+        self.destination = describe_sink(conf)
+        self.sink = factories.sink(conf.heartbeat_sink.driver, conf)
+        self.source = factories.source(self.uri, self.options.defaults)
+        self.service = factories.service(self.source, self.sink,
+                                         self.options)
+
+    def start(self) -> None:
+        LOG.info("Monitoring the instances of host %(host)s through "
+                 "libvirt at %(uri)s (heartbeat sockets in %(dir)s); "
+                 "notifications go to %(dest)s",
+                 {"host": self.options.host, "uri": self.uri,
+                  "dir": self.socket_dir, "dest": self.destination})
+        self.service.start()
+
+    def stop(self) -> None:
+        try:
+            self.service.stop(timeout=STOP_TIMEOUT)
+        finally:
+            self.source.close()
+
+
+class SignalWaiter:
+    """Catches SIGTERM and SIGINT while in a ``with`` block.
+
+    The handlers are installed on entry (in the main thread) and the
+    previous ones restored on exit; :meth:`wait` returns the first signal
+    caught.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: typing.Optional[int] = None
+        self._event = threading.Event()
+        self._previous: typing.Dict[int, typing.Any] = {}
+
+    def __enter__(self) -> SignalWaiter:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int,
+                frame: typing.Optional[types.FrameType]) -> None:
+        if self.received is None:
+            self.received = signum
+        self._event.set()
+
+    def wait(self) -> int:
+        """Block until a signal was caught; return it."""
+        while not self._event.wait(0.5):
+            pass
+        assert self.received is not None
+        return self.received
+
+
+def run(conf: cfg.ConfigOpts, factories: typing.Optional[Factories] = None,
+        waiter: typing.Optional[SignalWaiter] = None) -> int:
+    """Start the monitor, wait for a signal, stop; the exit status."""
+    with waiter or SignalWaiter() as signals:
+        try:
+            monitor = Monitor(conf, factories or REAL)
+        except exception.HeartbeatException as err:
+            LOG.error("Cannot start: %(err)s", {"err": err})
+            return 1
+        try:
+            monitor.start()
+        except exception.HeartbeatException as err:
+            LOG.error("Cannot start: %(err)s", {"err": err})
+            monitor.stop()
+            return 1
+        signum = signals.wait()
+        LOG.info("Received %(signal)s, stopping",
+                 {"signal": signal.Signals(signum).name})
+        monitor.stop()
+    LOG.info("Stopped")
+    return 0
+
+
+def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
+    conf = cfg.ConfigOpts()
+    configure(conf, sys.argv[1:] if argv is None else argv)
+    return run(conf)

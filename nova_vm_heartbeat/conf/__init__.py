@@ -1,0 +1,25 @@
+"""Configuration options, one module per group, and the plain values
+made from them.
+
+Nothing here reads or registers anything when imported. A program calls
+:func:`register_opts` on its own ``ConfigOpts``, parses its configuration,
+and turns it into plain values with the functions of
+:mod:`nova_vm_heartbeat.conf.values`; nothing past that reads the
+configuration.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+from nova_vm_heartbeat.conf import heartbeat
+from nova_vm_heartbeat.conf import sink
+from nova_vm_heartbeat.conf import standalone
+
+__all__ = ["register_opts"]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every group of nova-vm-heartbeat on ``conf``."""
+    for module in (heartbeat, sink, standalone):
+        module.register_opts(conf)

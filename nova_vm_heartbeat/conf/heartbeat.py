@@ -1,0 +1,319 @@
+"""Options of the ``[heartbeat]`` group: how instances are judged.
+
+Three kinds of option live here: the settings an instance gets when its
+flavor asks for nothing, the operator's floors, ceilings and caps that
+clamp whatever a flavor or a guest asks for (the fields of
+:class:`nova_vm_heartbeat.monitor.policy.Bounds`, with the same defaults),
+and the bounds on what a guest may send (the fields of
+:class:`nova_vm_heartbeat.protocol.limits.Limits`). The defaults are
+those of the plain classes; ``tests/unit/conf`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from oslo_config import cfg
+
+GROUP_NAME = "heartbeat"
+
+
+def _group() -> cfg.OptGroup:
+    """A new group object each time.
+
+    ``ConfigOpts.register_group`` keeps a shallow copy of the object it is
+    given, so every ConfigOpts given the same object would share one
+    table of options, overrides included.
+    """
+    return cfg.OptGroup(
+        GROUP_NAME,
+        title="Heartbeat monitoring",
+        help="""
+How instances with ``hw:heartbeat=true`` are challenged and judged, the
+bounds that clamp what a flavor or a guest may ask for, and the limits on
+what a guest may send.
+""")
+
+
+defaults_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "interval",
+        default=10.0,
+        min=0.1,
+        help="""
+Seconds between two challenges on each channel of an instance.
+
+This is the interval of instances whose flavor does not set
+``hw:heartbeat_interval``. Like a flavor's value, it is clamped between
+``min_interval`` and ``max_interval``.
+
+Related options:
+
+* ``min_interval``, ``max_interval``
+* ``timeout``, ``failure_threshold``
+"""),
+    cfg.FloatOpt(
+        "timeout",
+        default=5.0,
+        min=0.1,
+        help="""
+Seconds a challenge may wait for its answer before it counts as missed.
+
+This is the timeout of instances whose flavor does not set
+``hw:heartbeat_timeout``. It is clamped between ``min_timeout`` and
+``max_timeout``, and never exceeds the interval.
+
+Related options:
+
+* ``interval``
+* ``min_timeout``, ``max_timeout``
+"""),
+    cfg.IntOpt(
+        "failure_threshold",
+        default=3,
+        min=1,
+        help="""
+Consecutive missed heartbeats after which an instance's heartbeat is lost.
+
+An instance is reported after about ``interval * failure_threshold``
+seconds of silence. This is the threshold of instances whose flavor does
+not set ``hw:heartbeat_failure_threshold``; it is clamped between
+``min_failure_threshold`` and ``max_failure_threshold``.
+"""),
+    cfg.FloatOpt(
+        "boot_grace",
+        default=300.0,
+        min=0.0,
+        help="""
+Longest wait, in seconds, for the first good answer after an instance
+starts (or after the monitor starts).
+
+Silence during this period is not a failure; the period ends early at the
+first good answer. This is the grace of instances whose flavor does not
+set ``hw:heartbeat_boot_grace``; it is clamped between ``min_boot_grace``
+and ``max_boot_grace``.
+"""),
+]
+
+bounds_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "min_interval",
+        default=1.0,
+        min=0.1,
+        help="Shortest challenge interval a flavor may ask for, in seconds."),
+    cfg.FloatOpt(
+        "max_interval",
+        default=300.0,
+        min=0.1,
+        help="Longest challenge interval a flavor may ask for, in seconds."),
+    cfg.FloatOpt(
+        "min_timeout",
+        default=0.5,
+        min=0.1,
+        help="Shortest challenge timeout a flavor may ask for, in seconds."),
+    cfg.FloatOpt(
+        "max_timeout",
+        default=60.0,
+        min=0.1,
+        help="""
+Longest challenge timeout a flavor may ask for, in seconds. A timeout is
+never longer than the instance's interval either.
+"""),
+    cfg.IntOpt(
+        "min_failure_threshold",
+        default=2,
+        min=1,
+        help="Smallest failure threshold a flavor may ask for."),
+    cfg.IntOpt(
+        "max_failure_threshold",
+        default=20,
+        min=1,
+        help="Largest failure threshold a flavor may ask for."),
+    cfg.FloatOpt(
+        "min_boot_grace",
+        default=30.0,
+        min=0.0,
+        help="Shortest boot grace a flavor may ask for, in seconds."),
+    cfg.FloatOpt(
+        "max_boot_grace",
+        default=1800.0,
+        min=0.0,
+        help="Longest boot grace a flavor may ask for, in seconds."),
+    cfg.IntOpt(
+        "max_maintenance",
+        default=3600,
+        min=0,
+        help="""
+Longest maintenance window a guest is granted, in seconds.
+
+A guest may ask to be left alone for a while (a planned restart of its
+application, for example). Longer requests are cut to this; ``0`` refuses
+every request.
+"""),
+    cfg.FloatOpt(
+        "max_operation",
+        default=3600.0,
+        min=0.0,
+        help="""
+Longest time, in seconds, judgement is suspended for one platform operation
+(snapshot, migration, resize, rescue...). After it, the instance is judged
+again even if the operation has not ended.
+"""),
+    cfg.FloatOpt(
+        "max_lifecycle",
+        default=600.0,
+        min=0.0,
+        help="""
+Longest time, in seconds, judgement is suspended for a lifecycle transition
+seen by libvirt (a reboot, a shutdown in progress, a pause) before the
+instance is judged again.
+"""),
+    cfg.FloatOpt(
+        "rearm_grace",
+        default=60.0,
+        min=0.0,
+        help="""
+Seconds after a suspension ends during which missed heartbeats do not
+count yet. The guest gets this long to answer again after a reboot,
+migration or maintenance window.
+"""),
+    cfg.IntOpt(
+        "verdict_burst",
+        default=5,
+        min=1,
+        help="""
+Verdicts one instance may produce at once before ``verdict_interval``
+applies. This bounds the notifications an instance that flaps can cause.
+"""),
+    cfg.FloatOpt(
+        "verdict_interval",
+        default=300.0,
+        min=0.0,
+        help="""
+Once ``verdict_burst`` is used up, seconds between two verdicts about the
+same instance.
+"""),
+]
+
+limits_opts: typing.List[cfg.Opt] = [
+    cfg.IntOpt(
+        "max_line_bytes",
+        default=16384,
+        min=64,
+        help="""
+Longest message a guest may send on the heartbeat channel, in bytes. A
+longer one is a protocol error: it is counted and the channel is reset.
+"""),
+    cfg.IntOpt(
+        "max_buffer_bytes",
+        default=65536,
+        min=65,
+        help="""
+Most bytes held for one heartbeat channel, partial and unread messages
+together. Must be larger than ``max_line_bytes``.
+"""),
+    cfg.IntOpt(
+        "max_depth",
+        default=8,
+        min=1,
+        help="Deepest JSON nesting accepted from a guest."),
+    cfg.IntOpt(
+        "max_string_chars",
+        default=256,
+        min=1,
+        help="""
+Longest free-text string (the reasons a guest gives) accepted from a
+guest, in characters.
+"""),
+    cfg.IntOpt(
+        "max_components",
+        default=32,
+        min=1,
+        help="Most components one health report from a guest may carry."),
+    cfg.FloatOpt(
+        "max_messages_per_second",
+        default=20.0,
+        min=0.1,
+        help="""
+Sustained rate of messages accepted from one guest. Messages beyond it
+are protocol errors.
+"""),
+    cfg.IntOpt(
+        "max_burst",
+        default=40,
+        min=1,
+        help="""
+Messages accepted from one guest at once before
+``max_messages_per_second`` applies.
+"""),
+]
+
+runtime_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "refresh_interval",
+        default=10.0,
+        min=1.0,
+        help="""
+Seconds between two looks at which instances this host runs. Instances
+that start or stop between two looks are also seen through libvirt's
+lifecycle events.
+"""),
+    cfg.FloatOpt(
+        "stats_interval",
+        default=1.0,
+        min=0.1,
+        help="""
+Seconds between two samples of the domains' statistics (vCPU time, I/O),
+used to tell a hung guest from a frozen QEMU process.
+"""),
+    cfg.IntOpt(
+        "qga_workers",
+        default=4,
+        min=1,
+        help="""
+Threads that make blocking QEMU guest agent calls through libvirt, shared
+by every instance of the host.
+"""),
+    cfg.FloatOpt(
+        "reconnect_max",
+        default=30.0,
+        min=0.1,
+        help="""
+Longest back-off, in seconds, between two attempts to connect an
+instance's heartbeat socket.
+"""),
+    cfg.IntOpt(
+        "read_budget",
+        default=65536,
+        min=1024,
+        help="""
+Most bytes read from one guest's heartbeat channel per second. A guest
+that sends more is not read again until the next second.
+"""),
+    cfg.StrOpt(
+        "socket_dir",
+        default="/var/lib/libvirt/qemu",
+        help="""
+Directory of the heartbeat channels' UNIX sockets on the host.
+
+QEMU creates the socket of an instance at
+``<socket_dir>/org.openstack.heartbeat.0.<instance name>.sock``. The
+directory must be writable by the QEMU processes (libvirt's own channel
+directory is) and the path must stay under 108 bytes.
+"""),
+]
+
+
+def all_opts() -> typing.List[cfg.Opt]:
+    """Every option of the group, in the order the sample shows them."""
+    return defaults_opts + bounds_opts + limits_opts + runtime_opts
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    group = _group()
+    conf.register_group(group)
+    conf.register_opts(all_opts(), group=group)
+
+
+def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
+    return {_group(): all_opts()}

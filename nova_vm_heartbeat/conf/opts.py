@@ -1,0 +1,29 @@
+"""Every option, for oslo-config-generator and the documentation.
+
+Registered as the ``nova_vm_heartbeat`` entry point of ``oslo.config.opts``.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing
+
+from oslo_config import cfg
+
+from nova_vm_heartbeat.conf import heartbeat
+from nova_vm_heartbeat.conf import sink
+from nova_vm_heartbeat.conf import standalone
+
+_MODULES = (heartbeat, sink, standalone)
+
+
+def list_opts() -> typing.List[typing.Tuple[cfg.OptGroup,
+                                            typing.List[cfg.Opt]]]:
+    """Return a list of ``(group, [option, ...])``, one per group.
+
+    The options are deep copies: a tool that changes them (the sample
+    generator sets defaults) does not change the ones programs register.
+    """
+    return [(group, copy.deepcopy(opts))
+            for module in _MODULES
+            for group, opts in module.list_opts().items()]

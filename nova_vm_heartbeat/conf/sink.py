@@ -1,0 +1,98 @@
+"""Options of the ``[heartbeat_sink]`` group: where verdicts go."""
+
+from __future__ import annotations
+
+import typing
+
+from oslo_config import cfg
+
+GROUP_NAME = "heartbeat_sink"
+
+
+def _group() -> cfg.OptGroup:
+    """A new group object each time.
+
+    ``ConfigOpts.register_group`` keeps a shallow copy of the object it is
+    given, so every ConfigOpts given the same object would share one
+    table of options, overrides included.
+    """
+    return cfg.OptGroup(
+        GROUP_NAME,
+        title="Notification sink",
+        help="""
+Where the notifications made from verdicts go, and how undelivered ones
+are kept. The transport of the ``messaging`` sink is oslo.messaging's
+notification transport: ``[oslo_messaging_notifications] transport_url``,
+or ``[DEFAULT] transport_url`` when that is not set.
+""")
+
+
+sink_opts: typing.List[cfg.Opt] = [
+    cfg.StrOpt(
+        "driver",
+        default="messaging",
+        help="""
+The notification sink, by its name in the ``nova_vm_heartbeat.sinks``
+namespace.
+
+Possible values:
+
+* ``messaging``: versioned notifications on the message bus, exactly as
+  nova-compute sends its own (Masakari's bridge and Vitrage listen there).
+  Notifications wait in an on-disk outbox until the broker takes them.
+* ``log``: one INFO line per notification in the monitor's log.
+* ``noop``: drop every notification.
+* the name of a sink installed by another package.
+"""),
+    cfg.ListOpt(
+        "topics",
+        default=["versioned_notifications"],
+        help="""
+Topics the ``messaging`` sink publishes on. Each notification goes to
+``<topic>.info`` on every topic listed, like nova's
+``[notifications] versioned_notifications_topics``.
+
+Related options:
+
+* Vitrage listens on its own topic (``vitrage_notifications`` by default):
+  list it here too if Vitrage should see the verdicts.
+"""),
+    cfg.StrOpt(
+        "outbox_dir",
+        default="/var/lib/nova-vm-heartbeat/outbox",
+        help="""
+Directory where the ``messaging`` sink keeps notifications until the broker
+has accepted them, one file each. Created if missing. It must be on a local
+file system and not shared by two monitors. Files left there by a
+previous run are delivered first when the monitor starts.
+"""),
+    cfg.IntOpt(
+        "outbox_max",
+        default=10000,
+        min=1,
+        help="""
+Most notifications that wait in the outbox. When it is full, the oldest
+waiting notification is deleted to make room for the new one, with an
+ERROR in the log naming it; the log also counts how many were dropped
+since the monitor started.
+"""),
+    cfg.IntOpt(
+        "retry",
+        default=0,
+        min=0,
+        help="""
+How many times oslo.messaging itself retries to send one notification
+before the outbox takes over. The outbox retries without end, backing off
+from 1 to 30 seconds, so a small value keeps the monitor's shutdown quick.
+"""),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    group = _group()
+    conf.register_group(group)
+    conf.register_opts(sink_opts, group=group)
+
+
+def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
+    return {_group(): sink_opts}

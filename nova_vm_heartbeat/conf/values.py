@@ -1,0 +1,100 @@
+"""The plain values made from the configuration.
+
+``monitor/`` and ``runtime/`` take frozen dataclasses, never a
+``ConfigOpts``. These functions build them from the ``[heartbeat]``
+group, and check what oslo.config cannot check option by option: that
+each floor is below its ceiling, and that the protocol limits agree.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from oslo_config import cfg
+
+from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.policy import Bounds
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.protocol.limits import Limits
+from nova_vm_heartbeat.runtime.options import RuntimeOptions
+
+#: Floor and ceiling pairs of :class:`Bounds`.
+_RANGES = (
+    ("min_interval", "max_interval"),
+    ("min_timeout", "max_timeout"),
+    ("min_failure_threshold", "max_failure_threshold"),
+    ("min_boot_grace", "max_boot_grace"),
+)
+
+_BOUNDS_FIELDS = (
+    "min_interval", "max_interval", "min_timeout", "max_timeout",
+    "min_failure_threshold", "max_failure_threshold", "min_boot_grace",
+    "max_boot_grace", "max_maintenance", "max_operation", "max_lifecycle",
+    "rearm_grace", "verdict_burst", "verdict_interval",
+)
+
+_LIMITS_FIELDS = (
+    "max_line_bytes", "max_buffer_bytes", "max_depth", "max_string_chars",
+    "max_components", "max_messages_per_second", "max_burst",
+)
+
+
+def _group(conf: cfg.ConfigOpts,
+           names: typing.Iterable[str]) -> typing.Dict[str, typing.Any]:
+    group = conf.heartbeat
+    return {name: getattr(group, name) for name in names}
+
+
+def bounds(conf: cfg.ConfigOpts) -> Bounds:
+    """The operator's floors, ceilings and caps.
+
+    :raises InvalidConfiguration: a floor is above its ceiling.
+    """
+    values = _group(conf, _BOUNDS_FIELDS)
+    for low, high in _RANGES:
+        if values[low] > values[high]:
+            raise exception.InvalidConfiguration(
+                reason="[heartbeat] %s (%s) is above %s (%s)"
+                % (low, values[low], high, values[high]))
+    return Bounds(**values)
+
+
+def default_settings(conf: cfg.ConfigOpts) -> Settings:
+    """The settings of instances that ask for nothing."""
+    return Settings(**_group(
+        conf, ("interval", "timeout", "failure_threshold", "boot_grace")))
+
+
+def limits(conf: cfg.ConfigOpts) -> Limits:
+    """The bounds on what a guest may send.
+
+    :raises InvalidConfiguration: the limits contradict each other.
+    """
+    try:
+        return Limits(**_group(conf, _LIMITS_FIELDS))
+    except ValueError as err:
+        raise exception.InvalidConfiguration(
+            reason="[heartbeat] %s" % err) from err
+
+
+def runtime_options(conf: cfg.ConfigOpts, host: str,
+                    libvirt_uri: typing.Optional[str]) -> RuntimeOptions:
+    """Everything the runtime needs besides its source and its sink.
+
+    :param host: the compute host's name (the notifications' publisher).
+    :param libvirt_uri: the libvirt connection; None runs without libvirt.
+    :raises InvalidConfiguration: see :func:`bounds` and :func:`limits`.
+    """
+    group = conf.heartbeat
+    return RuntimeOptions(
+        host=host,
+        bounds=bounds(conf),
+        defaults=default_settings(conf),
+        limits=limits(conf),
+        refresh_interval=group.refresh_interval,
+        stats_interval=group.stats_interval,
+        qga_workers=group.qga_workers,
+        reconnect_max=group.reconnect_max,
+        read_budget=group.read_budget,
+        libvirt_uri=libvirt_uri,
+    )

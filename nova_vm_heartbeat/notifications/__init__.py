@@ -1,0 +1,1 @@
+"""Verdicts as versioned notifications, without depending on Nova."""

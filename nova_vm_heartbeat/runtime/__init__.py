@@ -1,0 +1,1 @@
+"""The host runtime: one thread and one event loop for every instance."""

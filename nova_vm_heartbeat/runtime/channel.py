@@ -1,0 +1,332 @@
+"""The heartbeat channel of one instance: a UNIX socket to QEMU's chardev.
+
+QEMU listens on the channel's socket (``<source mode='bind'>``); the
+runtime connects to it as a client, non-blocking, on the monitor thread's
+selector. :class:`HeartbeatChannel` connects when the socket appears,
+reconnects with a growing back-off when QEMU restarts, starts every
+connection with a fresh protocol session and a 0xFF byte, and hands what
+the guest says, as monitor signals, to the runtime.
+
+Costs per guest are bounded whatever the guest does:
+
+* reads: at most ``read_budget`` bytes a second (each read costs at least
+  :data:`MIN_READ_CHARGE`, so a guest that trickles single bytes cannot
+  make us read often); past the budget the socket is not read until the
+  next second, and QEMU stops taking the guest's output;
+* input held: at most the protocol limits' ``max_buffer_bytes``;
+* output held: at most :data:`MAX_OUTGOING` bytes; a guest that never
+  reads gets its messages dropped and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import errno
+import logging
+import selectors
+import socket
+import typing
+
+from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat import protocol
+from nova_vm_heartbeat.runtime.backoff import Backoff
+from nova_vm_heartbeat.runtime.reactor import Reactor
+from nova_vm_heartbeat.runtime.reactor import Timer
+from nova_vm_heartbeat.runtime.session import HostSession
+from nova_vm_heartbeat.runtime.session import Terms
+from nova_vm_heartbeat.runtime.throttle import LogThrottle
+from nova_vm_heartbeat.runtime.throttle import Once
+
+LOG = logging.getLogger(__name__)
+
+HB = sig.Channel.HEARTBEAT
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
+#: Most bytes asked of one ``recv``.
+READ_SIZE = 65536
+#: Each read costs at least this much of the budget.
+MIN_READ_CHARGE = 512
+#: Most bytes waiting for a guest that does not read.
+MAX_OUTGOING = 65536
+#: A connection that lived this long resets the back-off.
+STABLE_AFTER = 5.0
+#: Errors of connect() that mean "not there (yet)": retry later.
+_ABSENT = (errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOTDIR,
+           errno.ECONNRESET)
+
+
+class ChannelState(str, enum.Enum):
+    #: Not started, or closed for good.
+    CLOSED = "closed"
+    #: No connection; an attempt is scheduled.
+    WAITING = "waiting"
+    CONNECTED = "connected"
+
+
+@dataclasses.dataclass
+class ChannelCounters:
+    """What happened on a channel, for status and tests."""
+
+    connects: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    #: Outgoing bytes dropped because the guest did not read.
+    dropped_out: int = 0
+    #: Times reading paused because the guest exhausted its budget.
+    throttled: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelSnapshot:
+    """A channel's state and counters, for operators."""
+
+    state: ChannelState
+    #: Whether a protocol session is established (hello answered).
+    established: bool
+    counters: ChannelCounters
+    #: Bytes held for the guest now, in and out.
+    buffered_bytes: int
+    #: Invalid guest input by kind, on this channel so far.
+    violations: typing.Dict[str, int]
+
+
+class HeartbeatChannel:
+    """Connects to one instance's heartbeat socket and keeps connecting.
+
+    :param deliver: takes each signal the guest's input amounts to.
+    """
+
+    def __init__(self, reactor: Reactor, label: str, name: str, path: str,
+                 terms: Terms, *, limits: protocol.Limits,
+                 read_budget: int, reconnect_max: float,
+                 deliver: typing.Callable[[sig.Signal], None]):
+        self.path = path
+        self.label = label
+        self.state = ChannelState.CLOSED
+        self.counters = ChannelCounters()
+        self.session = HostSession(label, name, terms, limits, reactor.clock)
+        self._reactor = reactor
+        self._deliver = deliver
+        self._read_budget = max(read_budget, MIN_READ_CHARGE)
+        self._backoff = Backoff(0.5, reconnect_max)
+        self._sock: typing.Optional[socket.socket] = None
+        self._out = bytearray()
+        self._timer: typing.Optional[Timer] = None
+        self._resume_timer: typing.Optional[Timer] = None
+        self._connected_at = 0.0
+        self._window_start = 0.0
+        self._window_used = 0
+        self._paused = False
+        self._absent = Once()
+        self._overflow = LogThrottle(60.0)
+
+    # -- control ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect now, or as soon as the socket appears."""
+        if self.state is ChannelState.CLOSED:
+            self.state = ChannelState.WAITING
+            self._attempt()
+
+    def close(self) -> None:
+        """Disconnect for good."""
+        self._reactor.cancel(self._timer)
+        self._timer = None
+        self._disconnect()
+        self.state = ChannelState.CLOSED
+
+    def nudge(self) -> None:
+        """Try to connect now if waiting (the domain just started)."""
+        if self.state is ChannelState.WAITING:
+            self._backoff.reset()
+            self._reactor.cancel(self._timer)
+            self._attempt()
+
+    def configure(self, terms: Terms) -> None:
+        """New terms: a connected guest is asked to say hello again."""
+        if terms == self.session.terms:
+            return
+        self.session.terms = terms
+        if self.state is ChannelState.CONNECTED:
+            self._write(self.session.start())
+            self._deliver(sig.ChannelLost(HB))
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held for this guest, in and out."""
+        return self.session.buffered_bytes + len(self._out)
+
+    def snapshot(self) -> ChannelSnapshot:
+        return ChannelSnapshot(self.state,
+                               self.state is ChannelState.CONNECTED
+                               and self.session.established,
+                               dataclasses.replace(self.counters),
+                               self.buffered_bytes,
+                               dict(self.session.violations))
+
+    # -- what the monitor wants sent ------------------------------------------
+
+    def challenge(self, seq: int) -> None:
+        self._write(self.session.challenge(seq))
+
+    def ack(self, action: act.SendAck) -> None:
+        self._write(self.session.ack(action))
+
+    # -- connecting -----------------------------------------------------------
+
+    def _attempt(self) -> None:
+        self._timer = None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(self.path)
+        except OSError as err:
+            sock.close()
+            self._retry_later(err)
+            return
+        self._connected(sock)
+
+    def _retry_later(self, err: OSError) -> None:
+        delay = self._backoff.next()
+        if self._absent.first() or err.errno not in _ABSENT:
+            LOG.info("Instance %(label)s: cannot connect to the heartbeat "
+                     "socket %(path)s (%(err)s); retrying with back-off up "
+                     "to %(max)g s", {"label": self.label, "path": self.path,
+                                      "err": err.strerror or err,
+                                      "max": self._backoff.cap})
+        self._timer = self._reactor.call_later(delay, self._attempt)
+
+    def _connected(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.state = ChannelState.CONNECTED
+        self.counters.connects += 1
+        self._connected_at = self._reactor.clock()
+        self._out.clear()
+        self._paused = False
+        self._absent.clear()
+        LOG.info("Instance %(label)s: connected to %(path)s",
+                 {"label": self.label, "path": self.path})
+        self._watch()
+        self._write(self.session.start())
+        if self.state is ChannelState.CONNECTED:
+            self._deliver(sig.ChannelConnected(HB))
+
+    def _disconnect(self) -> None:
+        self._reactor.cancel(self._resume_timer)
+        self._resume_timer = None
+        if self._sock is None:
+            return
+        self._reactor.unwatch(self._sock)
+        self._sock.close()
+        self._sock = None
+        self._out.clear()
+
+    def _lost(self, why: str) -> None:
+        """The connection ended: tell the monitor and reconnect later."""
+        lived = self._reactor.clock() - self._connected_at
+        self._disconnect()
+        self.state = ChannelState.WAITING
+        if lived >= STABLE_AFTER:
+            self._backoff.reset()
+        LOG.info("Instance %(label)s: heartbeat socket closed (%(why)s); "
+                 "reconnecting", {"label": self.label, "why": why})
+        self._absent.first()
+        self._deliver(sig.ChannelLost(HB))
+        self._timer = self._reactor.call_later(self._backoff.next(),
+                                               self._attempt)
+
+    # -- the selector ---------------------------------------------------------
+
+    def _watch(self) -> None:
+        if self._sock is None:
+            return
+        events = (0 if self._paused else READ) | (WRITE if self._out else 0)
+        self._reactor.watch(self._sock, events, self._ready)
+
+    def _ready(self, events: int) -> None:
+        if events & WRITE:
+            self._flush()
+        if events & READ and self._sock is not None:
+            self._read()
+
+    def _read(self) -> None:
+        assert self._sock is not None
+        allowed = self._budget_left()
+        if allowed <= 0:
+            self._pause()
+            return
+        try:
+            data = self._sock.recv(min(READ_SIZE, allowed))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            self._lost(err.strerror or str(err))
+            return
+        self._window_used += max(len(data), MIN_READ_CHARGE)
+        self.counters.bytes_in += len(data)
+        self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
+        received = self.session.receive(data)
+        self._write(received.replies)
+        for signal in received.signals:
+            self._deliver(signal)
+        if received.closed and self.state is ChannelState.CONNECTED:
+            self._lost("end of stream")
+
+    # -- the read budget ------------------------------------------------------
+
+    def _budget_left(self) -> int:
+        now = self._reactor.clock()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_used = now, 0
+        return self._read_budget - self._window_used
+
+    def _pause(self) -> None:
+        self._paused = True
+        self.counters.throttled += 1
+        self._watch()
+        self._resume_timer = self._reactor.call_at(
+            self._window_start + 1.0, self._resume)
+
+    def _resume(self) -> None:
+        self._resume_timer = None
+        self._paused = False
+        self._watch()
+
+    # -- writing --------------------------------------------------------------
+
+    def _write(self, data: typing.Optional[bytes]) -> None:
+        if not data or self._sock is None:
+            return
+        if len(self._out) + len(data) > MAX_OUTGOING:
+            self.counters.dropped_out += len(data)
+            if self._overflow.allow(self._reactor.clock()) is not None:
+                LOG.warning("Instance %(label)s: the guest does not read "
+                            "its heartbeat channel; dropping what the host "
+                            "sends it (%(n)d bytes so far)",
+                            {"label": self.label,
+                             "n": self.counters.dropped_out})
+            return
+        was_empty = not self._out
+        self._out += data
+        self._flush()
+        if was_empty and self._out:
+            self._watch()
+
+    def _flush(self) -> None:
+        if self._sock is None:
+            return
+        try:
+            sent = self._sock.send(self._out) if self._out else 0
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            self._lost(err.strerror or str(err))
+            return
+        del self._out[:sent]
+        self.counters.bytes_out += sent
+        if not self._out:
+            self._watch()

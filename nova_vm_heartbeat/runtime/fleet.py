@@ -1,0 +1,393 @@
+"""Every monitored instance of the host, and when each is next due.
+
+:class:`Fleet` is the runtime's core, with no thread or socket of its own:
+it keeps one :class:`~nova_vm_heartbeat.monitor.InstanceMonitor` per
+instance, feeds it signals, ticks it when its ``next_deadline()`` comes
+(one heap for all instances), and carries out what it asks through
+:class:`Effects`. It runs on the monitor thread only; tests drive it with
+a fake clock.
+
+Each instance's work is guarded: a bug that raises for one instance is
+logged once, with its traceback, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import typing
+
+from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.monitor.status import Status
+from nova_vm_heartbeat.monitor import verdicts as vd
+from nova_vm_heartbeat.runtime.channel import ChannelSnapshot
+from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat.runtime.session import Terms
+from nova_vm_heartbeat.runtime.timers import DeadlineHeap
+from nova_vm_heartbeat.sources.base import InstanceInfo
+
+LOG = logging.getLogger(__name__)
+
+Deliver = typing.Callable[[sig.Signal], None]
+L = sig.Lifecycle
+#: Least seconds between two ticks of one instance: a monitor whose next
+#: deadline stays in the past after a tick must not spin the loop. It
+#: delays what such a tick would find by at most this much.
+MIN_TICK_GAP = 0.1
+#: Lifecycle events after which the domain runs, and does not.
+_RUNS = {L.STARTED: True, L.RESUMED: True, L.REBOOTED: True,
+         L.STOPPED: False, L.PAUSED: False}
+
+
+class Channel(typing.Protocol):
+    """What the fleet needs of a heartbeat channel."""
+
+    def start(self) -> None:
+        """Connect when possible."""
+
+    def close(self) -> None:
+        """Disconnect for good."""
+
+    def nudge(self) -> None:
+        """Try to connect now (the domain just started)."""
+
+    def configure(self, terms: Terms) -> None:
+        """New welcome terms."""
+
+    def challenge(self, seq: int) -> None:
+        """Send challenge ``seq`` if a session is established."""
+
+    def ack(self, action: act.SendAck) -> None:
+        """Send an ack if a session is established."""
+
+    def snapshot(self) -> ChannelSnapshot:
+        """State and counters, for operators."""
+
+
+class Effects(typing.Protocol):
+    """What the fleet asks of the world."""
+
+    def open_channel(self, info: InstanceInfo, terms: Terms,
+                     deliver: Deliver) -> typing.Optional[Channel]:
+        """A (not yet started) channel to the instance's socket."""
+
+    def sync_agent(self, uuid: str, seq: int, timeout: float) -> None:
+        """Start a QGA challenge."""
+
+    def report(self, info: InstanceInfo, verdict: vd.Verdict,
+               state: str) -> None:
+        """Report a verdict."""
+
+    def forget(self, uuid: str) -> None:
+        """The instance is no longer monitored."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceStatus:
+    """One line of ``statuses()``: who, and how it is judged."""
+
+    uuid: str
+    domain_name: str
+    display_name: str
+    status: Status
+    #: The heartbeat channel (None: the instance has none).
+    channel: typing.Optional[ChannelSnapshot] = None
+
+
+@dataclasses.dataclass(eq=False)
+class Instance:
+    """One monitored instance: what the source said, and its monitor."""
+
+    info: InstanceInfo
+    settings: Settings
+    monitor: InstanceMonitor
+    channel: typing.Optional[Channel] = None
+    #: Whether the domain runs, as last observed (event or source).
+    running: bool = True
+    #: When the last lifecycle event arrived.
+    event_at: float = -math.inf
+    #: A bug already logged its traceback for this instance.
+    broken: bool = False
+
+
+class Fleet:
+    """The monitored instances; one deadline heap for all of them."""
+
+    def __init__(self, options: RuntimeOptions, effects: Effects,
+                 clock: typing.Callable[[], float], qga: bool = False):
+        self.options = options
+        self.effects = effects
+        self.clock = clock
+        #: Whether QGA challenges can be carried out at all.
+        self.qga = qga
+        self._instances: typing.Dict[str, Instance] = {}
+        self._due: DeadlineHeap[str] = DeadlineHeap()
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def __contains__(self, uuid: object) -> bool:
+        return uuid in self._instances
+
+    def get(self, uuid: str) -> typing.Optional[Instance]:
+        return self._instances.get(uuid)
+
+    def running(self) -> typing.Set[str]:
+        """The instances whose domain runs, as last observed."""
+        return {u for u, i in self._instances.items() if i.running}
+
+    def next_deadline(self) -> float:
+        return self._due.next_deadline()
+
+    # -- the instance list ------------------------------------------------
+
+    def apply(self, infos: typing.Iterable[InstanceInfo], now: float,
+              asked_at: float) -> None:
+        """Take the source's answer, asked for at ``asked_at``."""
+        seen: typing.Set[str] = set()
+        for info in infos:
+            if info.uuid in seen:
+                continue
+            seen.add(info.uuid)
+            instance = self._instances.get(info.uuid)
+            if instance is None:
+                self._add(info, now)
+            else:
+                self._guard(instance, "update",
+                            self._update, instance, info, now, asked_at)
+        for uuid in [u for u in self._instances if u not in seen]:
+            self.remove(uuid)
+
+    def _wanted(self, info: InstanceInfo) -> typing.Optional[Settings]:
+        settings = dataclasses.replace(
+            info.settings,
+            heartbeat=info.settings.heartbeat and bool(info.heartbeat_socket),
+            qga=info.settings.qga and self.qga)
+        if not (settings.heartbeat or settings.qga):
+            return None
+        return settings
+
+    def _add(self, info: InstanceInfo, now: float) -> None:
+        settings = self._wanted(info)
+        if settings is None:
+            LOG.debug("Instance %(uuid)s has neither a heartbeat channel "
+                      "nor a usable QGA: not monitored", {"uuid": info.uuid})
+            return
+        monitor = InstanceMonitor(settings, self.options.bounds, now,
+                                  running=info.running, uptime=info.uptime)
+        instance = Instance(info, settings, monitor, running=info.running)
+        self._instances[info.uuid] = instance
+        LOG.info("Instance %(uuid)s (%(name)s): monitoring, every %(i)g s "
+                 "over %(channels)s", {
+                     "uuid": info.uuid, "name": info.domain_name,
+                     "i": monitor.settings.interval,
+                     "channels": _channels(monitor.settings)})
+        self._guard(instance, "start", self._open_channel, instance)
+        self._schedule(instance)
+
+    def _open_channel(self, instance: Instance) -> None:
+        if not instance.monitor.settings.heartbeat:
+            return
+        uuid = instance.info.uuid
+        instance.channel = self.effects.open_channel(
+            instance.info, self._terms(instance),
+            lambda signal: self.deliver(uuid, signal))
+        if instance.channel is not None and instance.running:
+            instance.channel.start()
+
+    def _terms(self, instance: Instance) -> Terms:
+        settings = instance.monitor.settings
+        return Terms(settings.interval, settings.timeout,
+                     self.options.bounds.max_maintenance)
+
+    def _update(self, instance: Instance, info: InstanceInfo, now: float,
+                asked_at: float) -> None:
+        old, instance.info = instance.info, info
+        settings = self._wanted(info)
+        if settings is None:
+            self.remove(info.uuid)
+            return
+        if info.heartbeat_socket != old.heartbeat_socket:
+            self._close_channel(instance)
+        if settings != instance.settings:
+            instance.settings = settings
+            instance.monitor.reconfigure(now, settings)
+            if instance.channel is not None:
+                instance.channel.configure(self._terms(instance))
+        if instance.channel is None:
+            self._open_channel(instance)
+        if info.running != instance.running and instance.event_at < asked_at:
+            self._handle(instance, now, self._observed(instance, info))
+        elif info.running and instance.channel is not None:
+            instance.channel.start()
+
+    def _observed(self, instance: Instance,
+                  info: InstanceInfo) -> sig.DomainEvent:
+        """The lifecycle event the source's answer implies (one was missed).
+
+        Back to running: a new boot if the domain has run for less than
+        its boot grace or, not knowing, if the heartbeat session did not
+        survive; else it resumed. (A new boot the session survives cannot
+        be: QEMU's restart ends the connection, and a reboot inside the
+        guest brings a hello with a new boot id.)
+        """
+        if not info.running:
+            return sig.DomainEvent(L.STOPPED, "observed")
+        if info.uptime is not None:
+            fresh = info.uptime < instance.monitor.settings.boot_grace
+        else:
+            channel = instance.channel
+            fresh = channel is None or not channel.snapshot().established
+        return sig.DomainEvent(L.STARTED if fresh else L.RESUMED, "observed")
+
+    def remove(self, uuid: str) -> None:
+        instance = self._instances.pop(uuid, None)
+        if instance is None:
+            return
+        self._due.discard(uuid)
+        self._close_channel(instance)
+        self.effects.forget(uuid)
+        LOG.info("Instance %(uuid)s (%(name)s): no longer monitored",
+                 {"uuid": uuid, "name": instance.info.domain_name})
+
+    def _close_channel(self, instance: Instance) -> None:
+        channel, instance.channel = instance.channel, None
+        if channel is not None:
+            self._guard(instance, "close", channel.close)
+
+    def close(self) -> None:
+        for uuid in list(self._instances):
+            self.remove(uuid)
+
+    # -- signals and time -------------------------------------------------
+
+    def deliver(self, uuid: str, signal: sig.Signal,
+                now: typing.Optional[float] = None) -> None:
+        """Hand ``signal`` to the monitor of ``uuid`` (unknown: dropped)."""
+        instance = self._instances.get(uuid)
+        if instance is None:
+            LOG.debug("Dropping %(signal)r for unmonitored %(uuid)s",
+                      {"signal": signal, "uuid": uuid})
+            return
+        when = self.clock() if now is None else now
+        self._guard(instance, "signal", self._handle, instance, when, signal)
+
+    def _handle(self, instance: Instance, now: float,
+                signal: sig.Signal) -> None:
+        if isinstance(signal, sig.DomainEvent):
+            self._lifecycle(instance, now, signal)
+        self._carry_out(instance, instance.monitor.handle(now, signal))
+        self._schedule(instance)
+
+    def _lifecycle(self, instance: Instance, now: float,
+                   event: sig.DomainEvent) -> None:
+        instance.event_at = now
+        runs = _RUNS.get(event.lifecycle)
+        if runs is not None:
+            instance.running = runs
+        channel = instance.channel
+        if channel is None:
+            return
+        if runs:
+            channel.start()
+            channel.nudge()
+        elif event.lifecycle is L.STOPPED:
+            channel.close()  # the socket went with QEMU; start() reopens
+
+    def run_due(self, now: float) -> int:
+        """Tick every instance whose deadline has come; how many."""
+        due = self._due.pop_due(now)
+        for uuid in due:
+            instance = self._instances.get(uuid)
+            if instance is not None:
+                self._guard(instance, "tick", self._tick, instance, now)
+        return len(due)
+
+    def _tick(self, instance: Instance, now: float) -> None:
+        self._carry_out(instance, instance.monitor.tick(now))
+        self._schedule(instance, after_tick=now)
+
+    def forgive_all(self, now: float) -> None:
+        """The host could not observe for a while: forgive every monitor."""
+        for instance in self._instances.values():
+            self._guard(instance, "forgive", instance.monitor.forgive, now)
+            self._schedule(instance)
+
+    def _schedule(self, instance: Instance,
+                  after_tick: typing.Optional[float] = None) -> None:
+        """Set the instance's deadline; never "now" again right after a tick.
+
+        A monitor may leave a deadline in the past that its tick could not
+        act on (a loss deadline while a challenge is still in flight):
+        ticking it again at once would spin the loop.
+        """
+        uuid = instance.info.uuid
+        if uuid not in self._instances:
+            return
+        deadline = instance.monitor.next_deadline()
+        if after_tick is not None and deadline <= after_tick:
+            deadline = after_tick + MIN_TICK_GAP
+        self._due.set(uuid, deadline)
+
+    # -- actions ------------------------------------------------------------
+
+    def _carry_out(self, instance: Instance,
+                   actions: typing.List[act.Action]) -> None:
+        for action in actions:
+            if isinstance(action, act.Report):
+                self.effects.report(instance.info, action.verdict,
+                                    instance.monitor.state.value)
+            elif isinstance(action, act.SyncAgent):
+                self.effects.sync_agent(instance.info.uuid, action.seq,
+                                        action.timeout)
+            elif instance.channel is None:
+                continue
+            elif isinstance(action, act.SendChallenge):
+                instance.channel.challenge(action.seq)
+            else:
+                instance.channel.ack(action)
+
+    # -- status -------------------------------------------------------------
+
+    def statuses(self, now: float) -> typing.List[InstanceStatus]:
+        return [InstanceStatus(
+            i.info.uuid, i.info.domain_name, i.info.display_name,
+            i.monitor.status(now),
+            i.channel.snapshot() if i.channel is not None else None)
+            for i in self._instances.values()]
+
+    # -- guarding -------------------------------------------------------------
+
+    def _guard(self, instance: Instance, what: str,
+               call: typing.Callable[..., None], *args: typing.Any) -> None:
+        try:
+            call(*args)
+        except Exception:
+            if instance.broken:
+                LOG.debug("Instance %(uuid)s: error in %(what)s again",
+                          {"uuid": instance.info.uuid, "what": what},
+                          exc_info=True)
+                return
+            instance.broken = True
+            LOG.exception("Instance %(uuid)s: unexpected error in %(what)s;"
+                          " the other instances are not affected (further "
+                          "errors of this instance are logged at debug "
+                          "level)", {"uuid": instance.info.uuid,
+                                     "what": what})
+            self._schedule_after_error(instance)
+
+    def _schedule_after_error(self, instance: Instance) -> None:
+        """Keep a failing instance from spinning the loop."""
+        uuid = instance.info.uuid
+        if uuid in self._instances:
+            self._due.set(uuid, self.clock() + 1.0)
+
+
+def _channels(settings: Settings) -> str:
+    names = [n for n, on in (("heartbeat", settings.heartbeat),
+                             ("qga", settings.qga)) if on]
+    return " and ".join(names)

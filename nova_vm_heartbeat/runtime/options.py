@@ -1,0 +1,44 @@
+"""How the runtime runs: plain values, filled from configuration by
+``nova_vm_heartbeat.conf`` and passed in, never read from CONF here."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from nova_vm_heartbeat.monitor.policy import Bounds
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.protocol.limits import DEFAULT_LIMITS
+from nova_vm_heartbeat.protocol.limits import Limits
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeOptions:
+    """Everything the runtime needs besides its source and its sink.
+
+    :param host: this compute host's name (Nova's ``CONF.host``), used
+        as the notification publisher.
+    :param bounds: the operator's floors, ceilings and caps.
+    :param defaults: settings for instances that ask for nothing.
+    :param limits: bounds on what a guest may send.
+    :param refresh_interval: seconds between two questions to the source.
+    :param stats_interval: seconds between two domain statistics samples.
+    :param qga_workers: threads for blocking QGA calls (all instances).
+    :param reconnect_max: longest back-off between two attempts to
+        connect a heartbeat socket, in seconds.
+    :param read_budget: most bytes read from one guest per second; a
+        guest that sends more is not read until the next second.
+    :param libvirt_uri: the libvirt connection for QGA, events and stats;
+        None runs without libvirt (heartbeat channel only).
+    """
+
+    host: str
+    bounds: Bounds = Bounds()
+    defaults: Settings = Settings()
+    limits: Limits = DEFAULT_LIMITS
+    refresh_interval: float = 10.0
+    stats_interval: float = 1.0
+    qga_workers: int = 4
+    reconnect_max: float = 30.0
+    read_budget: int = 65536
+    libvirt_uri: typing.Optional[str] = "qemu:///system"

@@ -1,0 +1,1 @@
+"""Where the runtime learns which instances to monitor, and how."""

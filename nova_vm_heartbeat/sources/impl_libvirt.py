@@ -1,0 +1,188 @@
+"""The instance source of the standalone monitor: libvirt's own domains.
+
+:class:`LibvirtSource` lists the running and defined domains of a libvirt
+connection and monitors those whose definition carries our heartbeat
+channel (see :mod:`.domain_xml` for what is read). It needs no Nova: the
+display name and the settings come from the metadata the Nova driver
+writes into the domain XML.
+
+Domain definitions rarely change, so each domain's parsed XML is kept for
+:data:`XML_TTL` seconds (and re-read at once when the domain restarts);
+the state is asked on every refresh. How long a domain has run is read
+from its QEMU process (``<run_dir>/<name>.pid`` and ``/proc``) when the
+host allows it, else left unknown (the monitor then assumes a fresh boot
+and waits the whole boot grace).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import threading
+import time
+import typing
+
+from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.sources.base import InstanceInfo
+from nova_vm_heartbeat.sources.base import InstanceSource
+from nova_vm_heartbeat.sources import domain_xml
+
+LOG = logging.getLogger(__name__)
+
+#: Seconds a parsed domain XML is reused.
+XML_TTL = 60.0
+#: Where libvirt's QEMU driver keeps its pid files (qemu:///system).
+RUN_DIR = "/run/libvirt/qemu"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cached:
+    domain_id: int
+    at: float
+    description: typing.Optional[domain_xml.DomainDescription]
+
+
+class LibvirtSource(InstanceSource):
+    """The domains of ``uri`` that carry the heartbeat channel.
+
+    :param libvirt: the libvirt module (imported when first needed if
+        None).
+    """
+
+    def __init__(self, uri: str, defaults: Settings,
+                 libvirt: typing.Any = None, run_dir: str = RUN_DIR,
+                 clock: typing.Callable[[], float] = time.monotonic):
+        self.uri = uri
+        self.defaults = defaults
+        self.run_dir = run_dir
+        self.clock = clock
+        self._libvirt = libvirt
+        self._lock = threading.Lock()
+        self._conn: typing.Optional[typing.Any] = None
+        self._cache: typing.Dict[str, _Cached] = {}
+        self._warned: typing.Set[typing.Tuple[str, str]] = set()
+
+    def instances(self) -> typing.List[InstanceInfo]:
+        libvirt = self._module()
+        with self._lock:
+            try:
+                domains = self._connection(libvirt).listAllDomains(0)
+                found = [self._instance(libvirt, d) for d in domains]
+                listed = {str(d.UUIDString()).lower() for d in domains}
+            except libvirt.libvirtError as err:
+                self._drop_connection()
+                raise exception.SourceUnavailable(
+                    reason="libvirt at %s: %s" % (self.uri, err)) from err
+        self._forget_except(listed)
+        return [i for i in found if i is not None]
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+    # -- libvirt ------------------------------------------------------------
+
+    def _module(self) -> typing.Any:
+        if self._libvirt is None:
+            try:
+                self._libvirt = importlib.import_module("libvirt")
+            except ImportError as err:
+                raise exception.SourceUnavailable(
+                    reason="the libvirt Python bindings are not "
+                    "installed") from err
+        return self._libvirt
+
+    def _connection(self, libvirt: typing.Any) -> typing.Any:
+        if self._conn is None:
+            self._conn = libvirt.open(self.uri)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken
+                LOG.debug("Closing the libvirt connection failed",
+                          exc_info=True)
+
+    # -- one domain -----------------------------------------------------------
+
+    def _instance(self, libvirt: typing.Any,
+                  domain: typing.Any) -> typing.Optional[InstanceInfo]:
+        try:
+            description = self._description(domain)
+            if description is None:
+                return None
+            running = domain.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        except libvirt.libvirtError as err:
+            if _vanished(libvirt, err):
+                return None  # undefined while we listed: next time
+            raise
+        return InstanceInfo(
+            uuid=description.uuid, domain_name=description.name,
+            settings=description.settings,
+            heartbeat_socket=description.heartbeat_socket,
+            display_name=description.display_name, running=running,
+            uptime=self._uptime(description.name) if running else None)
+
+    def _description(self, domain: typing.Any
+                     ) -> typing.Optional[domain_xml.DomainDescription]:
+        uuid = str(domain.UUIDString()).lower()
+        domain_id = int(domain.ID())
+        cached = self._cache.get(uuid)
+        now = self.clock()
+        if cached is not None and cached.domain_id == domain_id \
+                and now - cached.at < XML_TTL:
+            return cached.description
+        description = self._parse(uuid, domain.XMLDesc(0))
+        self._cache[uuid] = _Cached(domain_id, now, description)
+        return description
+
+    def _parse(self, uuid: str, text: str
+               ) -> typing.Optional[domain_xml.DomainDescription]:
+        try:
+            description = domain_xml.describe(text, self.defaults)
+        except domain_xml.InvalidDomainXML as err:
+            self._warn_once(uuid, "cannot read its XML: %s" % err)
+            return None
+        for warning in description.warnings if description else ():
+            self._warn_once(uuid, warning)
+        return description
+
+    def _warn_once(self, uuid: str, text: str) -> None:
+        if (uuid, text) not in self._warned:
+            self._warned.add((uuid, text))
+            LOG.warning("Domain %(uuid)s: %(text)s",
+                        {"uuid": uuid, "text": text})
+
+    def _forget_except(self, uuids: typing.Set[str]) -> None:
+        for uuid in [u for u in self._cache if u not in uuids]:
+            del self._cache[uuid]
+
+    def _uptime(self, name: str) -> typing.Optional[float]:
+        return process_uptime(os.path.join(self.run_dir, name + ".pid"))
+
+
+def _vanished(libvirt: typing.Any, err: BaseException) -> bool:
+    code = getattr(err, "get_error_code", lambda: None)()
+    return code is not None and code == getattr(
+        libvirt, "VIR_ERR_NO_DOMAIN", None)
+
+
+def process_uptime(pid_file: str) -> typing.Optional[float]:
+    """Seconds since the process in ``pid_file`` started; None if unknown."""
+    try:
+        with open(pid_file, encoding="ascii") as stream:
+            pid = int(stream.read(32).strip())
+        with open("/proc/%d/stat" % pid, encoding="ascii") as stream:
+            fields = stream.read(4096).rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as stream:
+            system_uptime = float(stream.read(64).split()[0])
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, system_uptime - started)

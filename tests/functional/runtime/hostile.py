@@ -1,0 +1,54 @@
+"""A hostile guest: floods, sends garbage, and reconnects in a loop.
+
+Run as ``python -m tests.functional.runtime.hostile PORT_PATH SECONDS``.
+It plays a guest agent gone wrong on the guest end of a
+:class:`~tests.functional.runtime.relay.ChardevRelay`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+
+HELLO = (b'{"v":1,"type":"hello","min_v":1,"agent":"evil",'
+         b'"agent_version":"6.6.6"}\n')
+REPORT = b'{"v":1,"type":"report","health":"ok"}\n'
+BURSTS = [
+    b"\xff" + HELLO,
+    REPORT * 500,                          # over the rate limit
+    b"x" * 100000 + b"\n",                 # a line far too long
+    b'{"v":1,"type":"response","seq":1}\n' * 200,   # invalid fields
+    b"\xff" * 1000,                        # resync storm
+    b"[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]\n" * 100,
+    b"\xc3\x28 not utf-8\n" * 300,
+    b"\n" * 5000,                          # keep-alives
+]
+
+
+def flood(path: str, deadline: float) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(0.5)
+        sock.connect(path)
+        until = min(deadline, time.monotonic() + 0.3)
+        while time.monotonic() < until:
+            for burst in BURSTS:
+                sock.sendall(burst)
+            sock.sendall(os.urandom(4096))
+    except OSError:
+        time.sleep(0.05)
+    finally:
+        sock.close()
+
+
+def main() -> None:
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        flood(path, deadline)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The standalone monitor's wiring, with doubles for the runtime."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import signal
+import threading
+import typing
+
+from oslo_config import cfg
+import pytest
+
+from nova_vm_heartbeat.cmd import monitor
+from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.notifications.payload import Notification
+from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat.sinks import base
+from nova_vm_heartbeat.sources.base import InstanceInfo
+from nova_vm_heartbeat.sources.base import InstanceSource
+
+Events = typing.List[str]
+
+
+class FakeSource(InstanceSource):
+    def __init__(self, events: Events, uri: str, defaults: Settings):
+        self.events, self.uri, self.defaults = events, uri, defaults
+
+    def instances(self) -> typing.List[InstanceInfo]:
+        return []
+
+    def close(self) -> None:
+        self.events.append("source.close")
+
+
+class FakeSink(base.Sink):
+    def __init__(self, events: Events, name: str, conf: cfg.ConfigOpts):
+        self.events, self.name, self.conf = events, name, conf
+
+    def start(self) -> None:
+        self.events.append("sink.start")
+
+    def stop(self) -> None:
+        self.events.append("sink.stop")
+
+    def send(self, notification: Notification) -> None:
+        pass
+
+
+class FakeService:
+    """Starts and stops the sink, as ``MonitorService`` does."""
+
+    fail_start: typing.Optional[Exception] = None
+
+    def __init__(self, events: Events, source: InstanceSource,
+                 sink: base.Sink, options: RuntimeOptions):
+        self.events = events
+        self.source, self.sink, self.options = source, sink, options
+
+    def start(self) -> None:
+        self.events.append("service.start")
+        self.sink.start()
+        if self.fail_start is not None:
+            raise self.fail_start
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self.events.append("service.stop(%s)" % timeout)
+        self.sink.stop()
+
+
+class Parts:
+    """Factories that remember what they made."""
+
+    def __init__(self) -> None:
+        self.events: Events = []
+        self.made: typing.Dict[str, typing.Any] = {}
+
+    def source(self, uri: str, defaults: Settings) -> FakeSource:
+        made = self.made["source"] = FakeSource(self.events, uri, defaults)
+        return made
+
+    def sink(self, name: str, conf: cfg.ConfigOpts) -> FakeSink:
+        made = self.made["sink"] = FakeSink(self.events, name, conf)
+        return made
+
+    def service(self, source: InstanceSource, sink: base.Sink,
+                options: RuntimeOptions) -> FakeService:
+        made = self.made["service"] = FakeService(self.events, source, sink,
+                                                  options)
+        return made
+
+    def factories(self) -> monitor.Factories:
+        return monitor.Factories(source=self.source, service=self.service,
+                                 sink=self.sink)
+
+
+class ImmediateSignal(monitor.SignalWaiter):
+    """A SIGTERM that has already arrived."""
+
+    def wait(self) -> int:
+        return signal.SIGTERM
+
+
+@pytest.fixture
+def config_file(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "nova-vm-heartbeat.conf"
+    path.write_text(
+        "[heartbeat]\ninterval = 2.0\nrefresh_interval = 3.0\n"
+        "[heartbeat_sink]\ndriver = log\n"
+        "[heartbeat_standalone]\nhost = compute-5\n"
+        "libvirt_uri = test:///default\n")
+    return path
+
+
+@pytest.fixture
+def conf(config_file: pathlib.Path) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    monitor.configure(conf, ["--config-file", str(config_file)])
+    return conf
+
+
+def test_configure_reads_the_file(conf):
+    assert conf.heartbeat.interval == 2.0
+    assert conf.heartbeat_sink.driver == "log"
+    assert conf.heartbeat_standalone.host == "compute-5"
+    assert "debug" in conf  # oslo.log's options
+
+
+def test_wiring(conf):
+    parts = Parts()
+    assert monitor.run(conf, parts.factories(), ImmediateSignal()) == 0
+    source, sink, service = (parts.made[k]
+                             for k in ("source", "sink", "service"))
+    assert source.uri == "test:///default"
+    assert source.defaults == Settings(interval=2.0)
+    assert (sink.name, sink.conf) == ("log", conf)
+    assert service.source is source and service.sink is sink
+    assert service.options.host == "compute-5"
+    assert service.options.libvirt_uri == "test:///default"
+    assert service.options.refresh_interval == 3.0
+    assert service.options.defaults == source.defaults
+    assert parts.events == ["service.start", "sink.start",
+                            "service.stop(1.0)", "sink.stop",
+                            "source.close"]
+
+
+def test_start_is_logged(conf, caplog):
+    with caplog.at_level(logging.INFO, logger=monitor.__name__):
+        monitor.run(conf, Parts().factories(), ImmediateSignal())
+    assert ("Monitoring the instances of host compute-5 through libvirt "
+            "at test:///default (heartbeat sockets in "
+            "/var/lib/libvirt/qemu); notifications go to the 'log' sink"
+            in caplog.text)
+    assert "Received SIGTERM, stopping" in caplog.text
+
+
+def test_describe_the_messaging_sink(conf):
+    conf.set_override("driver", "messaging", group="heartbeat_sink")
+    assert monitor.describe_sink(conf) == (
+        "the message bus, topics versioned_notifications (outbox "
+        "/var/lib/nova-vm-heartbeat/outbox, at most 10000 waiting)")
+
+
+def test_unknown_sink_exits_1(conf, caplog):
+    conf.set_override("driver", "carrier-pigeon", group="heartbeat_sink")
+    parts = Parts()
+    factories = monitor.Factories(source=parts.source, service=parts.service)
+    with caplog.at_level(logging.ERROR, logger=monitor.__name__):
+        assert monitor.run(conf, factories, ImmediateSignal()) == 1
+    assert "No notification sink named 'carrier-pigeon'" in caplog.text
+    assert parts.events == []
+
+
+def test_invalid_bounds_exit_1(conf, caplog):
+    conf.set_override("min_interval", 500.0, group="heartbeat")
+    with caplog.at_level(logging.ERROR, logger=monitor.__name__):
+        assert monitor.run(conf, Parts().factories(), ImmediateSignal()) == 1
+    assert "min_interval" in caplog.text
+
+
+def test_failed_start_cleans_up(conf, caplog):
+    parts = Parts()
+    FakeService.fail_start = exception.SourceUnavailable(reason="no libvirt")
+    try:
+        with caplog.at_level(logging.ERROR, logger=monitor.__name__):
+            assert monitor.run(conf, parts.factories(),
+                               ImmediateSignal()) == 1
+    finally:
+        FakeService.fail_start = None
+    assert "Cannot start: Cannot list the instances" in caplog.text
+    assert parts.events == ["service.start", "sink.start",
+                            "service.stop(1.0)", "sink.stop",
+                            "source.close"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_waiter(signum):
+    before = signal.getsignal(signum)
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signum))
+    with monitor.SignalWaiter() as waiter:
+        timer.start()
+        assert waiter.wait() == signum
+    timer.join()
+    assert signal.getsignal(signum) is before
+
+
+def test_main_stops_on_sigterm(config_file, monkeypatch):
+    parts = Parts()
+    monkeypatch.setattr(monitor, "REAL", parts.factories())
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    assert monitor.main(["--config-file", str(config_file)]) == 0
+    timer.join()
+    assert parts.events[-1] == "source.close"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as caught:
+        monitor.main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip()

@@ -1,0 +1,265 @@
+"""The fleet, driven by a fake clock: scheduling, signals, guarding."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+import pytest
+
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.monitor.state import MonitorState as S
+from nova_vm_heartbeat.runtime.fleet import Fleet
+from nova_vm_heartbeat.runtime.fleet import MIN_TICK_GAP
+from tests.unit.runtime import fakes
+from tests.unit.runtime.fakes import info
+
+LOST = "instance.heartbeat_lost"
+RESTORED = "instance.heartbeat_restored"
+
+
+class World:
+    def __init__(self, qga: bool = False) -> None:
+        self.clock = fakes.Clock()
+        self.effects = fakes.Effects()
+        self.fleet = Fleet(fakes.OPTIONS, self.effects, self.clock, qga=qga)
+
+    def apply(self, *infos, asked_at=None) -> None:
+        self.fleet.apply(infos, self.clock.now,
+                         self.clock.now if asked_at is None else asked_at)
+
+    def run(self, seconds: float) -> int:
+        """Move time from deadline to deadline; how many ticks ran."""
+        end, ticks = self.clock.now + seconds, 0
+        while True:
+            due = self.fleet.next_deadline()
+            if due > end:
+                self.clock.now = end
+                return ticks
+            self.clock.now = max(self.clock.now, due)
+            ticks += self.fleet.run_due(self.clock.now)
+
+    def state(self, uuid: str) -> S:
+        instance = self.fleet.get(uuid)
+        assert instance is not None
+        return instance.monitor.state
+
+    def greet(self, uuid: str) -> None:
+        """The agent says hello; the first challenge goes at once."""
+        self.fleet.deliver(uuid, sig.AgentGreeted("boot-1"))
+        self.fleet.run_due(self.clock.now)
+
+
+def test_instances_come_and_go_with_the_source() -> None:
+    world = World()
+    world.apply(info("a"), info("b", running=False))
+    assert len(world.fleet) == 2
+    assert world.effects.channels["a"].starts == 1
+    assert world.effects.channels["b"].starts == 0  # not running
+    assert world.effects.channels["a"].terms.interval == 1.0
+    assert world.effects.channels["a"].terms.max_maintenance \
+        == fakes.BOUNDS.max_maintenance
+    world.apply(info("b", running=False))
+    assert "a" not in world.fleet
+    assert world.effects.channels["a"].state.value == "closed"
+    assert world.effects.forgotten == ["a"]
+
+
+def test_nothing_to_monitor_is_not_monitored() -> None:
+    world = World(qga=False)
+    world.apply(info("a", socket="", settings=dataclasses.replace(
+        fakes.SETTINGS, qga=True)))
+    assert len(world.fleet) == 0
+
+
+def test_healthy_then_lost_within_interval_times_threshold() -> None:
+    world = World()
+    world.apply(info("a"))
+    world.greet("a")
+    assert world.state("a") is S.HEALTHY
+    world.run(5.0)
+    assert world.effects.reports == []
+    channel = world.effects.channels["a"]
+    assert len(channel.challenges) >= 5
+    channel.answering = False
+    silent_from = world.clock.now
+    world.run(5.0)
+    (uuid, verdict, state), = world.effects.reports
+    assert (uuid, verdict.kind.value, state) == ("a", LOST, "failed")
+    # Detected at the deadline, not on a polling period.
+    assert world.state("a") is S.FAILED
+    assert verdict.silent_for is not None
+    assert verdict.silent_for <= 3.0 + 1e-9
+    assert world.clock.now - silent_from >= 3.0 - 1.0
+
+
+def test_only_due_instances_are_ticked() -> None:
+    world = World(qga=True)
+    qga_only = dataclasses.replace(fakes.SETTINGS, qga=True)
+    world.apply(*[info("i%d" % n, socket="", settings=qga_only,
+                       uptime=1000.0) for n in range(100)])
+    assert world.fleet.run_due(world.clock.now) == 100
+    assert len(world.effects.syncs) == 100
+    # Nothing is due until the first timeout: no polling.
+    world.clock.now += 0.1
+    assert world.fleet.run_due(world.clock.now) == 0
+    assert world.fleet.next_deadline() == pytest.approx(1000.5)
+    for uuid, seq, _ in world.effects.syncs:
+        world.fleet.deliver(uuid, sig.QgaAnswered(seq))
+    # Answered: each instance is next due at its next challenge.
+    assert world.fleet.next_deadline() == pytest.approx(1001.0)
+    assert world.run(0.85) == 0
+    assert world.run(0.1) == 100
+
+
+def test_a_stall_is_forgiven() -> None:
+    world = World()
+    world.apply(info("a"))
+    world.greet("a")
+    world.run(3.0)
+    world.clock.now += 10.0  # the host stalled
+    world.fleet.forgive_all(world.clock.now)
+    world.run(5.0)
+    assert world.effects.reports == []
+    assert world.state("a") is S.HEALTHY
+
+
+def test_without_forgiveness_a_stall_would_count() -> None:
+    world = World()
+    world.apply(info("a"))
+    world.greet("a")
+    world.run(3.0)
+    world.effects.channels["a"].answering = False
+    world.clock.now += 10.0
+    # The monitor's loss deadline is in the past while its challenge is
+    # pending: ticks are spaced, not spun.
+    assert world.run(0.4) <= 0.4 / MIN_TICK_GAP + 1
+    world.run(1.0)
+    assert world.effects.kinds("a") == [LOST]
+
+
+def test_a_missed_stop_event_is_inferred_from_the_source() -> None:
+    world = World()
+    world.apply(info("a"))
+    world.greet("a")
+    asked_at = world.clock.now
+    world.run(1.0)
+    world.apply(info("a", running=False), asked_at=asked_at)
+    assert world.state("a") is S.INACTIVE
+    assert world.effects.channels["a"].state.value == "closed"
+    world.run(30.0)
+    assert world.effects.reports == []
+    # Back, long running: resumed, not a new boot.
+    world.apply(info("a", running=True, uptime=3600.0))
+    assert world.state("a") is S.STARTING
+    world.greet("a")
+    assert world.state("a") is S.HEALTHY
+
+
+@pytest.mark.parametrize("uptime,established,expected", [
+    (3600.0, False, S.HEALTHY),   # resumed: challenged again at once
+    (1.0, True, S.STARTING),      # a new boot: waits for the hello
+    (None, True, S.HEALTHY),
+    (None, False, S.STARTING),
+])
+def test_a_missed_resume_or_boot_is_inferred(uptime, established,
+                                             expected) -> None:
+    world = World()
+    world.apply(info("a"))
+    world.greet("a")
+    world.fleet.deliver("a", sig.DomainEvent(sig.Lifecycle.PAUSED))
+    world.clock.now += 1.0
+    world.effects.channels["a"].established = established
+    world.apply(info("a", running=True, uptime=uptime))
+    world.run(0.5)
+    assert world.state("a") is expected
+    # Whatever was inferred, the agent answering makes it healthy.
+    world.greet("a")
+    world.run(0.5)
+    assert world.state("a") is S.HEALTHY
+    world.run(30.0)
+    assert world.effects.reports == []
+
+
+def test_an_event_newer_than_the_question_wins() -> None:
+    world = World()
+    world.apply(info("a"))
+    asked_at = world.clock.now
+    world.clock.now += 1.0
+    world.fleet.deliver("a", sig.DomainEvent(sig.Lifecycle.STARTED))
+    world.apply(info("a", running=False), asked_at=asked_at)
+    instance = world.fleet.get("a")
+    assert instance is not None and instance.running
+
+
+def test_lifecycle_events_drive_the_channel() -> None:
+    world = World()
+    world.apply(info("a"))
+    channel = world.effects.channels["a"]
+    world.fleet.deliver("a", sig.DomainEvent(sig.Lifecycle.STOPPED))
+    assert channel.state.value == "closed"
+    world.fleet.deliver("a", sig.DomainEvent(sig.Lifecycle.STARTED))
+    assert channel.starts == 2 and channel.nudges == 1
+
+
+def test_new_settings_reconfigure_monitor_and_channel() -> None:
+    world = World()
+    world.apply(info("a"))
+    slower = dataclasses.replace(fakes.SETTINGS, interval=4.0, timeout=2.0)
+    world.apply(info("a", settings=slower))
+    instance = world.fleet.get("a")
+    assert instance is not None
+    assert instance.monitor.settings.interval == 4.0
+    assert world.effects.channels["a"].terms.interval == 4.0
+
+
+def test_a_new_socket_path_gets_a_new_channel() -> None:
+    world = World()
+    world.apply(info("a"))
+    old = world.effects.channels["a"]
+    world.apply(info("a", socket="/run/y.sock"))
+    assert old.state.value == "closed"
+    assert world.effects.channels["a"] is not old
+
+
+def test_one_broken_instance_does_not_stop_the_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    world.apply(info("bad"), info("good"))
+    world.effects.channels["bad"].fail = RuntimeError("a bug")
+    with caplog.at_level(logging.DEBUG):
+        world.greet("bad")
+        world.greet("good")
+        world.run(5.0)
+    assert world.state("good") is S.HEALTHY
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert "unexpected error in tick" in errors[0].getMessage()
+    assert world.fleet.next_deadline() < math.inf
+
+
+def test_signals_for_unknown_instances_are_dropped() -> None:
+    world = World()
+    world.fleet.deliver("ghost", sig.DomainEvent(sig.Lifecycle.STARTED))
+    assert len(world.fleet) == 0
+
+
+def test_statuses() -> None:
+    world = World()
+    world.apply(info("a", display_name="web"))
+    world.greet("a")
+    status, = world.fleet.statuses(world.clock.now)
+    assert (status.uuid, status.domain_name, status.display_name) \
+        == ("a", "instance-a", "web")
+    assert status.status.state is S.HEALTHY
+    assert status.channel is not None
+
+
+def test_settings_asking_for_qga_get_it_only_if_available() -> None:
+    world = World(qga=False)
+    wants_qga = Settings(qga=True)
+    world.apply(info("a", settings=wants_qga))
+    instance = world.fleet.get("a")
+    assert instance is not None and not instance.monitor.settings.qga
