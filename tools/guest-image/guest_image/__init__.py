@@ -1,0 +1,1 @@
+"""The guest image builder's parts; ``tools/guest-image/build.py`` runs it."""
