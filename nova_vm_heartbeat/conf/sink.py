@@ -6,17 +6,13 @@ import typing
 
 from oslo_config import cfg
 
+from nova_vm_heartbeat.conf import groups
+
 GROUP_NAME = "heartbeat_sink"
 
 
 def _group() -> cfg.OptGroup:
-    """A new group object each time.
-
-    ``ConfigOpts.register_group`` keeps a shallow copy of the object it is
-    given, so every ConfigOpts given the same object would share one
-    table of options, overrides included.
-    """
-    return cfg.OptGroup(
+    return groups.fresh_group(
         GROUP_NAME,
         title="Notification sink",
         help="""
@@ -89,9 +85,7 @@ from 1 to 30 seconds, so a small value keeps the monitor's shutdown quick.
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    group = _group()
-    conf.register_group(group)
-    conf.register_opts(sink_opts, group=group)
+    groups.register(conf, _group(), sink_opts)
 
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:

@@ -11,17 +11,13 @@ import typing
 
 from oslo_config import cfg
 
+from nova_vm_heartbeat.conf import groups
+
 GROUP_NAME = "heartbeat_standalone"
 
 
 def _group() -> cfg.OptGroup:
-    """A new group object each time.
-
-    ``ConfigOpts.register_group`` keeps a shallow copy of the object it is
-    given, so every ConfigOpts given the same object would share one
-    table of options, overrides included.
-    """
-    return cfg.OptGroup(
+    return groups.fresh_group(
         GROUP_NAME,
         title="Standalone monitor",
         help="""
@@ -52,9 +48,7 @@ to the machine's hostname, which is also nova's default.
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    group = _group()
-    conf.register_group(group)
-    conf.register_opts(standalone_opts, group=group)
+    groups.register(conf, _group(), standalone_opts)
 
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
