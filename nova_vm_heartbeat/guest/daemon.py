@@ -30,6 +30,7 @@ from nova_vm_heartbeat.guest import session
 from nova_vm_heartbeat.guest import settings as settings_mod
 from nova_vm_heartbeat.guest import shutdown
 from nova_vm_heartbeat.guest import throttle
+from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.protocol import errors
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Daemon:
         self._clock = clock
         self.agent = build_agent(settings, clock)
         self.port = port_mod.Port(settings.port)
-        self._backoff = port_mod.Backoff()
+        self._backoff = Backoff(port_mod.REOPEN_FIRST, port_mod.REOPEN_MAX)
         self._throttle = throttle.LogThrottle(LOG, clock)
         self._reopen_at = 0.0
         self._port_events = 0

@@ -4,7 +4,8 @@ In a guest the channel is the virtio-serial port
 ``/dev/virtio-ports/org.openstack.heartbeat.0``, a character device opened
 non-blocking. While nobody listens on the host side, reading it returns
 end-of-file and polling it reports a hang-up, so the agent closes it and
-opens it again after a :class:`Backoff` delay. ``unix:/path`` names a UNIX
+opens it again after a growing delay (:data:`REOPEN_FIRST` doubling to
+:data:`REOPEN_MAX`). ``unix:/path`` names a UNIX
 stream socket to connect to instead: tests play the host on one.
 
 :class:`Port` never blocks, except in :meth:`Port.drain`, which waits a
@@ -26,30 +27,15 @@ UNIX_PREFIX = "unix:"
 #: Most bytes queued for a port that does not take them.
 MAX_PENDING = 256 * 1024
 READ_SIZE = 65536
+#: Seconds before the first attempt to reopen a closed port, and the most.
+REOPEN_FIRST = 0.2
+REOPEN_MAX = 1.0
 
 _WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
 
 class PortStalled(OSError):
     """The host has not read what the agent sent for too long."""
-
-
-class Backoff:
-    """Delays that double from ``first`` up to ``cap``."""
-
-    def __init__(self, first: float = 0.2, cap: float = 1.0):
-        self.first, self.cap = first, cap
-        self._next = first
-
-    def next(self) -> float:
-        """The delay to wait now; the next one will be longer."""
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        """The port works: start again from ``first``."""
-        self._next = self.first
 
 
 class Port:

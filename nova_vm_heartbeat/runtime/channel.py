@@ -31,7 +31,7 @@ import typing
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
-from nova_vm_heartbeat.runtime.backoff import Backoff
+from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.runtime.reactor import Reactor
 from nova_vm_heartbeat.runtime.reactor import Timer
 from nova_vm_heartbeat.runtime.session import HostSession

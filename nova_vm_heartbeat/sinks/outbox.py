@@ -46,6 +46,7 @@ import typing
 
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.notifications.payload import Notification
+from nova_vm_heartbeat.protocol.backoff import Backoff
 
 LOG = logging.getLogger(__name__)
 
@@ -282,18 +283,17 @@ class Outbox:
     # -- the delivery thread ---------------------------------------------
 
     def _run(self) -> None:
-        delay = self._backoff_initial
+        backoff = Backoff(self._backoff_initial, self._backoff_max)
         while True:
             sequence = self._take()
             if sequence is None:
                 return
             if self._attempt(sequence):
-                delay = self._backoff_initial
+                backoff.reset()
                 continue
             self._give_back(sequence)
-            if self._pause(delay):
+            if self._pause(backoff.next()):
                 return
-            delay = min(delay * 2, self._backoff_max)
 
     def _take(self) -> typing.Optional[int]:
         """Wait for the oldest notification; None once stopping."""

@@ -13,13 +13,6 @@ import pytest
 from nova_vm_heartbeat.guest import port
 
 
-def test_backoff_doubles_to_its_cap() -> None:
-    backoff = port.Backoff(0.2, 1.0)
-    assert [backoff.next() for _ in range(5)] == [0.2, 0.4, 0.8, 1.0, 1.0]
-    backoff.reset()
-    assert backoff.next() == 0.2
-
-
 @pytest.fixture
 def short_dir() -> typing.Iterator[pathlib.Path]:
     with tempfile.TemporaryDirectory(prefix="hb-", dir="/tmp") as path:

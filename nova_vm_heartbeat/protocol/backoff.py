@@ -1,4 +1,8 @@
-"""Growing delays between two attempts to reach something that is gone."""
+"""Growing delays between attempts to reach a peer that is gone.
+
+Pure arithmetic, no clock: both ends use it, the guest agent to reopen its
+port, the host to reconnect sockets, libvirt and the broker.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,10 @@ from __future__ import annotations
 class Backoff:
     """Delays that double from ``first`` up to ``cap``.
 
-    Used for the heartbeat sockets (QEMU restarts) and the libvirt
-    connection (libvirtd restarts): a missing peer costs a few attempts a
-    minute, not a busy loop.
+    A missing peer costs a few attempts a minute, never a busy loop.
     """
 
-    def __init__(self, first: float = 0.5, cap: float = 30.0):
+    def __init__(self, first: float, cap: float):
         self.first = first
         self.cap = max(first, cap)
         self._next = first
