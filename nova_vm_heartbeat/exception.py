@@ -103,3 +103,15 @@ class Undeliverable(HeartbeatException):
     """A notification that no retry will ever deliver."""
 
     msg_fmt = "Cannot deliver %(event_type)s, ever: %(reason)s"
+
+
+class EndpointFailed(HeartbeatException):
+    """The admin socket or the metrics endpoint cannot be served."""
+
+    msg_fmt = "Cannot serve the %(what)s at %(where)s: %(reason)s"
+
+
+class AdminUnavailable(HeartbeatException):
+    """``nova-vm-heartbeat status`` cannot ask the monitor."""
+
+    msg_fmt = "Cannot ask the monitor at %(path)s: %(reason)s"

@@ -103,6 +103,8 @@ class C:
 
 
 #: name -> value of every constant.
+#: Seconds a bulk statistics call blocks on a stopped QEMU, at most.
+STATS_BLOCK_MAX = 30.0
 CONSTANTS = {k: v for k, v in vars(C).items() if k.startswith("VIR_")}
 
 
@@ -188,6 +190,18 @@ class Domain:
         self._cpu = 0.0
         self._io = 0.0
         self._sampled = time.monotonic()
+        #: Set while the QEMU process runs; cleared by stop_qemu().
+        self.qemu_running = threading.Event()
+        self.qemu_running.set()
+
+    def stop_qemu(self) -> None:
+        """As SIGSTOP to QEMU: no vCPU time, and bulk statistics block."""
+        self._grow()
+        self.qemu_running.clear()
+
+    def cont_qemu(self) -> None:
+        self._grow()
+        self.qemu_running.set()
 
     def _check(self) -> None:
         self._daemon.check()
@@ -213,12 +227,35 @@ class Domain:
     def isActive(self) -> bool:
         return self.run_state != C.VIR_DOMAIN_SHUTOFF
 
-    def stats(self) -> typing.Dict[str, typing.Any]:
-        """The counters, grown at their rates since the last sample."""
+    def _grow(self) -> None:
+        """Grow the counters at their rates since the last time."""
         now = time.monotonic()
         elapsed, self._sampled = now - self._sampled, now
-        self._cpu += elapsed * self.cpu_rate
-        self._io += elapsed * self.io_rate
+        if self.qemu_running.is_set():
+            self._cpu += elapsed * self.cpu_rate
+            self._io += elapsed * self.io_rate
+
+    def getCPUStats(self, total: bool,
+                    flags: int = 0) -> typing.List[typing.Dict[str, int]]:
+        """virDomainGetCPUStats: never waits for QEMU, like the real one."""
+        self._check()
+        self._grow()
+        return [{"cpu_time": int(self._cpu * 1e9)}]
+
+    def info(self) -> typing.List[int]:
+        """virDomainGetInfo: never waits for QEMU, like the real one."""
+        self._check()
+        self._grow()
+        return [self.run_state, 262144, 262144, 1, int(self._cpu * 1e9)]
+
+    def stats(self) -> typing.Dict[str, typing.Any]:
+        """The counters of a bulk statistics record.
+
+        Like libvirt 9.0, this blocks while QEMU is stopped (at most
+        ``STATS_BLOCK_MAX`` seconds here).
+        """
+        self.qemu_running.wait(STATS_BLOCK_MAX)
+        self._grow()
         io = int(self._io)
         return {"cpu.time": int(self._cpu * 1e9),
                 "block.count": 1, "block.0.rd.reqs": io,
@@ -309,6 +346,13 @@ class Connection:
                           flags: int = 0) -> typing.List[typing.Any]:
         self._check()
         return [(d, d.stats()) for d in self._daemon.domains.values()
+                if d.run_state == C.VIR_DOMAIN_RUNNING]
+
+    def domainListGetStats(self, domains: typing.List[Domain],
+                           stats: int = 0,
+                           flags: int = 0) -> typing.List[typing.Any]:
+        self._check()
+        return [(d, d.stats()) for d in domains
                 if d.run_state == C.VIR_DOMAIN_RUNNING]
 
     def domainEventRegisterAny(self, dom: object, event_id: int,

@@ -45,8 +45,15 @@ class FakeLibvirtQemu:
 def _answer(daemon: Daemon, domain: Domain, command: str,
             timeout: int) -> str:
     request = json.loads(command)
-    if request["execute"] == "guest-sync-delimited":
+    if request["execute"] == "guest-sync":
         return json.dumps({"return": request["arguments"]["id"]})
+    if request["execute"] == "guest-sync-delimited":
+        # Real libvirt (9.0) cannot decode the 0xFF-prefixed reply: the
+        # command fails, and so does every later one (the agent is
+        # marked broken). The fake fails this one loudly.
+        raise libvirtError("Guest agent is not responding: QEMU guest "
+                           "agent is not available due to an error",
+                           C.VIR_ERR_AGENT_UNRESPONSIVE)
     return json.dumps({"return": {}})
 
 

@@ -15,7 +15,7 @@ readonly TOP
 readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-$HOME/.cache/nova-vm-heartbeat}
 readonly PYTHON=${PYTHON:-python3}
 readonly MIN_PYTHON=3.10
-readonly ALL_TIERS=(pep8 mypy unit functional docs releasenotes)
+readonly ALL_TIERS=(pep8 mypy unit functional consumers nova hypervisor docs releasenotes)
 readonly JUNIT_DIR=$TOP/build/junit
 # Mirrors [build-system] requires in pyproject.toml (setuptools 70.1 is the
 # first with bdist_wheel built in). Installed up front so that the editable
@@ -26,10 +26,11 @@ VENV=""                 # set by setup()
 APT_UPDATED=no
 declare -A TIER_STATUS=() TIER_SECONDS=()
 SELECTED_TIERS=()
+SETUP_ONLY=no
 
 usage() {
     cat <<EOF
-Usage: ./tools/test.sh [TIER...]
+Usage: ./tools/test.sh [--setup-only] [TIER...]
 
 Installs what the tests need and runs the test tiers, in this order:
   pep8          flake8 with the OpenStack hacking rules, and vermin to keep
@@ -38,6 +39,18 @@ Installs what the tests need and runs the test tiers, in this order:
   unit          pytest tests/unit (HYPOTHESIS_PROFILE=ci unless set)
   functional    pytest tests/functional (the RabbitMQ tests start a private
                 broker with tools/rabbitmq.sh when none runs, and stop it)
+  consumers     pytest tests/functional/consumers: the Masakari bridge
+                against a real masakari-api (noauth2, SQLite) and the Vitrage
+                datasource inside a real vitrage-graph, both on RabbitMQ
+  nova          stestr tests/functional_nova: Nova's in-process harness (API,
+                conductor, scheduler, placement, compute on fake libvirt)
+                with our driver, run twice: in Nova's threading mode and in
+                eventlet mode (test ids prefixed threading. / eventlet.)
+  hypervisor    pytest tests/functional/hypervisor: real guests on real
+                libvirtd + QEMU (TCG) and the fault matrix; as root it
+                prepares the host with tools/prepare-host.sh and builds
+                the guest image (cached); not as root, skipped unless the
+                host is ready
   docs          sphinx-build -W of doc/source
   releasenotes  sphinx-build -W of releasenotes/source (reno)
 With no TIER, all of them run. A failing tier does not stop the others.
@@ -48,6 +61,8 @@ Set-up, done on every run and quick when nothing changed:
   - a virtualenv in \$NOVA_VM_HEARTBEAT_CACHE (default
     ~/.cache/nova-vm-heartbeat), reused while the Python version and the
     requirements files are unchanged, linked from .venv in the tree.
+
+--setup-only does the set-up and runs no tier (tools/demo.sh uses it).
 
 Environment: PYTHON (interpreter, default python3), NOVA_VM_HEARTBEAT_CACHE,
 HYPOTHESIS_PROFILE (dev or ci, default ci).
@@ -84,6 +99,7 @@ parse_args() {
     for arg in "$@"; do
         case $arg in
             -h|--help) usage; exit 0 ;;
+            --setup-only) SETUP_ONLY=yes ;;
             -*) usage >&2; die "unknown option: $arg" ;;
             *) is_tier "$arg" || die "unknown tier '$arg' (tiers: ${ALL_TIERS[*]})"
                SELECTED_TIERS+=("$arg") ;;
@@ -167,7 +183,7 @@ venv_key() {
     {
         "$PYTHON" -c 'import sys; print(sys.version)'
         cat "$TOP/requirements.txt" "$TOP/test-requirements.txt" \
-            "$TOP/doc/requirements.txt"
+            "$TOP/doc/requirements.txt" "$TOP/openstack-requirements.txt"
     } | sha256sum | cut -c1-16
 }
 
@@ -191,9 +207,11 @@ create_venv() {
 }
 
 install_requirements() {
-    say "installing test-requirements.txt and doc/requirements.txt"
+    say "installing requirements.txt, test-requirements.txt," \
+        "doc/requirements.txt and openstack-requirements.txt (about a minute)"
     venv_pip install -q -r "$TOP/requirements.txt" \
-        -r "$TOP/test-requirements.txt" -r "$TOP/doc/requirements.txt"
+        -r "$TOP/test-requirements.txt" -r "$TOP/doc/requirements.txt" \
+        -r "$TOP/openstack-requirements.txt"
 }
 
 # The editable install points at this tree, and the cached virtualenv may
@@ -287,7 +305,38 @@ tier_unit() {
 }
 
 tier_functional() {
-    run_pytest functional tests/functional
+    run_pytest functional tests/functional \
+        --ignore=tests/functional/hypervisor \
+        --ignore=tests/functional/consumers
+}
+
+tier_consumers() {
+    run_pytest consumers tests/functional/consumers
+}
+
+tier_hypervisor() {
+    NOVA_VM_HEARTBEAT_HYPERVISOR=1 run_pytest hypervisor \
+        tests/functional/hypervisor
+}
+
+# Nova's TestCases break under pytest: this tier runs stestr (.stestr.conf),
+# once per concurrency mode, and writes one junit file whose test ids say
+# the mode (tools/subunit-junit.py).
+tier_nova() {
+    local rc=0 mode patching modes_dir=$JUNIT_DIR/nova-modes
+    local runs=()
+    mkdir -p "$modes_dir"
+    for mode in threading eventlet; do
+        [[ $mode == threading ]] && patching=1 || patching=0
+        note "nova: $mode mode (OS_NOVA_DISABLE_EVENTLET_PATCHING=$patching)"
+        OS_NOVA_DISABLE_EVENTLET_PATCHING=$patching \
+            run stestr run --concurrency 2 || rc=1
+        stestr last --subunit >"$modes_dir/$mode.subunit" || rc=1
+        runs+=("$mode=$modes_dir/$mode.subunit")
+    done
+    run python tools/subunit-junit.py "$JUNIT_DIR/nova.xml" "${runs[@]}" \
+        || rc=1
+    return "$rc"
 }
 
 tier_docs() {
@@ -348,7 +397,8 @@ summarize() {
             total_skipped=$((total_skipped + skipped))
             detail="$passed passed, $((failures + errors)) failed, $skipped skipped"
         fi
-        [[ $tier == unit || $tier == functional ]] && pytest_selected=yes
+        [[ $tier == unit || $tier == functional || $tier == hypervisor \
+            || $tier == nova || $tier == consumers ]] && pytest_selected=yes
         [[ ${TIER_STATUS[$tier]} == FAILED* ]] && any_failed=yes
         printf '%-14s %-18s %8s  %s\n' "$tier" "${TIER_STATUS[$tier]}" \
             "${TIER_SECONDS[$tier]}" "$detail"
@@ -367,8 +417,16 @@ summarize() {
 main() {
     parse_args "$@"
     cd "$TOP"
-    say "nova-vm-heartbeat tests in $TOP; tiers: ${SELECTED_TIERS[*]}"
+    if [[ $SETUP_ONLY == yes ]]; then
+        say "nova-vm-heartbeat: setting up the tests in $TOP (no tier runs)"
+    else
+        say "nova-vm-heartbeat tests in $TOP; tiers: ${SELECTED_TIERS[*]}"
+    fi
     setup
+    if [[ $SETUP_ONLY == yes ]]; then
+        say "set up; no tier run (--setup-only)"
+        return
+    fi
     rm -rf "$JUNIT_DIR"
     mkdir -p "$JUNIT_DIR"
     local tier

@@ -112,20 +112,35 @@ class Monitor:
 
     The service owns the threads: it starts and stops the sink, and runs
     the libvirt event feed; the source's connection is closed here.
+    The monitor inside nova-compute is built by a subclass
+    (``nova_vm_heartbeat.virt.assembly``) that overrides where the host
+    name, the libvirt URI and the sink's description come from.
     """
 
     def __init__(self, conf: cfg.ConfigOpts,
                  factories: Factories = REAL):
-        self.options = values.runtime_options(
-            conf, standalone.host(conf),
-            conf.heartbeat_standalone.libvirt_uri)
-        self.uri: str = conf.heartbeat_standalone.libvirt_uri
+        self.uri: typing.Optional[str] = self.libvirt_uri(conf)
+        self.options = values.runtime_options(conf, self.host(conf),
+                                              self.uri)
         self.socket_dir: str = conf.heartbeat.socket_dir
-        self.destination = describe_sink(conf)
+        self.destination = self.describe_sink(conf)
         self.sink = factories.sink(conf.heartbeat_sink.driver, conf)
-        self.source = factories.source(self.uri, self.options.defaults)
+        self.source = factories.source(self.uri or "", self.options.defaults)
         self.service = factories.service(self.source, self.sink,
                                          self.options)
+
+    def host(self, conf: cfg.ConfigOpts) -> str:
+        """This compute host's name (the notifications' publisher)."""
+        return standalone.host(conf)
+
+    def libvirt_uri(self, conf: cfg.ConfigOpts) -> typing.Optional[str]:
+        """The libvirt connection; None runs without libvirt."""
+        uri: str = conf.heartbeat_standalone.libvirt_uri
+        return uri
+
+    def describe_sink(self, conf: cfg.ConfigOpts) -> str:
+        """Where notifications go, for the start-up log line."""
+        return describe_sink(conf)
 
     def start(self) -> None:
         LOG.info("Monitoring the instances of host %(host)s through "
@@ -181,27 +196,47 @@ class SignalWaiter:
         return self.received
 
 
-def run(conf: cfg.ConfigOpts, factories: typing.Optional[Factories] = None,
-        waiter: typing.Optional[SignalWaiter] = None) -> int:
-    """Start the monitor, wait for a signal, stop; the exit status."""
+class Program(typing.Protocol):
+    """What :func:`serve` runs: made, started, and stopped on a signal."""
+
+    def start(self) -> None:
+        ...
+
+    def stop(self) -> None:
+        ...
+
+
+def serve(make: typing.Callable[[], Program],
+          waiter: typing.Optional[SignalWaiter] = None) -> int:
+    """Make and start a program, wait for a signal, stop; the exit status.
+
+    Shared by the console scripts that run until SIGTERM or SIGINT: 0
+    after a clean stop, 1 if the program cannot be made or started.
+    """
     with waiter or SignalWaiter() as signals:
         try:
-            monitor = Monitor(conf, factories or REAL)
+            program = make()
         except exception.HeartbeatException as err:
             LOG.error("Cannot start: %(err)s", {"err": err})
             return 1
         try:
-            monitor.start()
+            program.start()
         except exception.HeartbeatException as err:
             LOG.error("Cannot start: %(err)s", {"err": err})
-            monitor.stop()
+            program.stop()
             return 1
         signum = signals.wait()
         LOG.info("Received %(signal)s, stopping",
                  {"signal": signal.Signals(signum).name})
-        monitor.stop()
+        program.stop()
     LOG.info("Stopped")
     return 0
+
+
+def run(conf: cfg.ConfigOpts, factories: typing.Optional[Factories] = None,
+        waiter: typing.Optional[SignalWaiter] = None) -> int:
+    """Start the monitor, wait for a signal, stop; the exit status."""
+    return serve(lambda: Monitor(conf, factories or REAL), waiter)
 
 
 def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import heartbeat
+from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat.conf import sink
 from nova_vm_heartbeat.conf import standalone
 
@@ -21,5 +23,5 @@ __all__ = ["register_opts"]
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register every group of nova-vm-heartbeat on ``conf``."""
-    for module in (heartbeat, sink, standalone):
+    for module in (heartbeat, sink, standalone, admin, metrics):
         module.register_opts(conf)

@@ -10,11 +10,16 @@ import typing
 
 from oslo_config import cfg
 
+from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import heartbeat
+from nova_vm_heartbeat.conf import masakari_bridge
+from nova_vm_heartbeat.conf import masakari_client
+from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat.conf import sink
 from nova_vm_heartbeat.conf import standalone
 
-_MODULES = (heartbeat, sink, standalone)
+_MODULES = (heartbeat, sink, standalone, admin, metrics,
+            masakari_bridge, masakari_client)
 
 
 def list_opts() -> typing.List[typing.Tuple[cfg.OptGroup,

@@ -12,6 +12,8 @@ import typing
 
 from oslo_config import cfg
 
+from nova_vm_heartbeat.conf import admin
+from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
@@ -97,4 +99,6 @@ def runtime_options(conf: cfg.ConfigOpts, host: str,
         reconnect_max=group.reconnect_max,
         read_budget=group.read_budget,
         libvirt_uri=libvirt_uri,
+        admin=admin.endpoint(conf),
+        metrics=metrics.endpoint(conf),
     )

@@ -26,7 +26,7 @@ class SendChallenge:
 
 @dataclasses.dataclass(frozen=True)
 class SyncAgent:
-    """Challenge QGA with ``guest-sync-delimited``.
+    """Challenge QGA with ``guest-sync`` (through libvirt).
 
     The runtime picks a random id, waits at most ``timeout`` seconds and
     reports the outcome tagged with ``seq``.

@@ -78,14 +78,16 @@ class Judge:
 
     def next_deadline(self) -> float:
         """When :meth:`tick` next has something to do."""
-        deadlines = [self._suspensions.next_deadline()]
+        # Called after every tick and signal: no lists, no generators.
+        deadline = self._suspensions.next_deadline()
         if self._running and self.state is not S.SUSPENDED:
-            deadlines += [p.next_deadline() for p in self._probes.values()]
+            for probe in self._probes.values():
+                deadline = min(deadline, probe.next_deadline())
         if self.state is S.STARTING:
-            deadlines.append(self._grace_until)
+            deadline = min(deadline, self._grace_until)
         elif self.state in st.JUDGING and self._loss_can_fire():
-            deadlines.append(self._loss_deadline())
-        return min(deadlines)
+            deadline = min(deadline, self._loss_deadline())
+        return deadline
 
     def forgive(self, now: float) -> None:
         """Forgive a time the host could not observe.
@@ -113,6 +115,21 @@ class Judge:
                            for c, p in self._probes.items()),
             suspended=self._suspensions.active(now),
             episode=self._episodes.number, violations=self.violations)
+
+    def missed_total(self) -> int:
+        """Challenges that went unanswered, ever, on every channel."""
+        total = 0
+        for probe in self._probes.values():
+            total += probe.missed_total
+        return total
+
+    def fresh_round_trip(self, channel: sig.Channel,
+                         now: float) -> typing.Optional[float]:
+        """The round trip of an answer ``channel`` took at ``now``."""
+        probe = self._probes.get(channel)
+        if probe is None or probe.last_good != now:
+            return None
+        return probe.last_rtt
 
     # -- deciding -----------------------------------------------------------
 

@@ -27,6 +27,13 @@ from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
 
+#: After QEMU closed the heartbeat socket, judgement waits at most this
+#: long for libvirt to say the domain stopped (libvirt gives QEMU 10 s to
+#: exit after SIGTERM before it kills it; a TCG guest was seen to take 2 s)
+#: or for the socket to come back.
+QEMU_EXIT_GRACE = 15.0
+QEMU_EXIT_REASON = "channel:closed"
+
 #: libvirt errors of a QGA sync that count as a miss.
 _QGA_MISSES = frozenset({sig.AgentError.UNRESPONSIVE,
                          sig.AgentError.NOT_CONNECTED})
@@ -131,12 +138,19 @@ class InstanceMonitor(Judge):
         if probe is not None and signal.channel is QGA:
             probe.usable = True
             probe.restart(now)
+        if signal.channel is not QGA:
+            self._suspensions.end(QEMU_EXIT_REASON)
 
     def _on_channel_lost(self, now: float, signal: sig.ChannelLost,
                          actions: Actions) -> None:
         probe = self._probes.get(signal.channel)
         if probe is not None:
             probe.usable = False
+        if signal.closed_by_qemu:
+            # QEMU is exiting (destroy, shutdown, crash) or restarting:
+            # wait, briefly, for libvirt to say which.
+            self._suspensions.begin(QEMU_EXIT_REASON,
+                                    now + QEMU_EXIT_GRACE)
 
     def _on_violation(self, now: float, signal: sig.ProtocolViolation,
                       actions: Actions) -> None:
@@ -184,6 +198,7 @@ class InstanceMonitor(Judge):
             if event is sig.Lifecycle.STOPPED:
                 self._suspensions.end_matching("lifecycle:")
                 self._suspensions.end_matching("bye:")
+                self._suspensions.end(QEMU_EXIT_REASON)
 
     def _on_stats(self, now: float, signal: sig.DomainStats,
                   actions: Actions) -> None:

@@ -6,6 +6,7 @@ import typing
 
 #: Challenges older than this many timeouts are forgotten, answered or not.
 _FORGET_AFTER = 4
+_NEVER = float("inf")
 
 
 class Probe:
@@ -23,6 +24,8 @@ class Probe:
         self.usable = True
         #: Consecutive challenges that timed out.
         self.misses = 0
+        #: Every challenge that timed out or failed, ever (for operators).
+        self.missed_total = 0
         self.last_good: typing.Optional[float] = None
         self.last_rtt: typing.Optional[float] = None
         self._next_seq = 1
@@ -76,6 +79,7 @@ class Probe:
             return False
         self._expired[seq] = sent
         self.misses += 1
+        self.missed_total += 1
         return True
 
     def cancel(self, seq: int) -> None:
@@ -84,11 +88,14 @@ class Probe:
 
     def expire(self, now: float) -> int:
         """Count the challenges whose timeout passed; return how many."""
+        if not self._pending and not self._expired:
+            return 0  # the common case: the last challenge was answered
         late = [seq for seq, sent in self._pending.items()
                 if now >= sent + self.timeout]
         for seq in late:
             self._expired[seq] = self._pending.pop(seq)
         self.misses += len(late)
+        self.missed_total += len(late)
         horizon = now - _FORGET_AFTER * max(self.timeout, self.interval)
         for seq in [s for s, sent in self._expired.items() if sent < horizon]:
             del self._expired[seq]
@@ -96,7 +103,7 @@ class Probe:
 
     def next_deadline(self) -> float:
         """When this probe next needs a tick."""
-        deadlines = [sent + self.timeout for sent in self._pending.values()]
-        if self.usable:
-            deadlines.append(self._next_at)
-        return min(deadlines, default=float("inf"))
+        deadline = self._next_at if self.usable else _NEVER
+        for sent in self._pending.values():
+            deadline = min(deadline, sent + self.timeout)
+        return deadline

@@ -137,6 +137,9 @@ class ChannelLost:
     """The host side of ``channel`` went away (socket closed)."""
 
     channel: Channel
+    #: QEMU closed the socket (end of stream, reset): it is exiting or
+    #: restarting. A hung guest never causes this.
+    closed_by_qemu: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing
 
+_NEVER = float("inf")
+
 
 class Suspensions:
     """Named reasons to suspend judgement, each with a hard deadline.
@@ -43,4 +45,6 @@ class Suspensions:
         return {r: max(0.0, until - now) for r, until in self._until.items()}
 
     def next_deadline(self) -> float:
-        return min(self._until.values(), default=float("inf"))
+        if not self._until:  # the common case, on every tick
+            return _NEVER
+        return min(self._until.values())

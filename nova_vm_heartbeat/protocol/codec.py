@@ -38,6 +38,14 @@ def _reject_constant(name: str) -> None:
     raise ValueError("%s is not valid JSON" % name)
 
 
+# Made once: json.loads and json.dumps build a new decoder or encoder on
+# every call that passes options, a cost paid for every message.
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates,
+                            parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+
+
 def _too_deep(line: bytes, max_depth: int) -> bool:
     """Whether JSON nesting in ``line`` exceeds ``max_depth``.
 
@@ -82,8 +90,7 @@ def parse_json_line(line: bytes, limits: Limits) -> dict[str, object]:
             "too_deep", "JSON nested deeper than %d levels"
             % limits.max_depth, line)
     try:
-        document = json.loads(text, object_pairs_hook=_reject_duplicates,
-                              parse_constant=_reject_constant)
+        document = _DECODER.decode(text)
     except (ValueError, RecursionError) as err:
         raise errors.RemoteProtocolError(
             "invalid_json", "line is not valid JSON: %s" % err, line
@@ -175,8 +182,7 @@ def encode(message: events.Message, version: int, limits: Limits) -> bytes:
             raise errors.LocalProtocolError(
                 "cannot send %s: '%s' %s"
                 % (message_schema.type_name, field.key, err)) from err
-    line = json.dumps(document, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    line = _ENCODER.encode(document).encode("utf-8")
     if len(line) > limits.max_line_bytes:
         raise errors.LocalProtocolError(
             "cannot send %s: %d bytes exceed the %d byte line limit"

@@ -1,14 +1,19 @@
 """Framing of the QEMU Guest Agent channel, for heartbeat challenges.
 
-The challenge is ``guest-sync-delimited`` with a fresh random id: the agent
-answers with a 0xFF byte followed by ``{"return": id}``. Everything before
-that 0xFF, and every reply whose id is not the one just asked for (a stale
-answer to an earlier, timed-out request), is skipped. Only a reply with the
-current id proves that a live agent answered now.
+On a raw byte stream (:class:`QgaSession`, a socket to the agent's
+chardev) the challenge is ``guest-sync-delimited`` with a fresh random id:
+the agent answers with a 0xFF byte followed by ``{"return": id}``.
+Everything before that 0xFF, and every reply whose id is not the one just
+asked for (a stale answer to an earlier, timed-out request), is skipped.
+Only a reply with the current id proves that a live agent answered now.
 
-:class:`QgaSession` works on a raw byte stream (a socket to the agent's
-chardev). :func:`sync_command` and :func:`parse_reply` serve the libvirt
-path, where libvirt does the framing and hands over one reply string.
+Through libvirt (:func:`libvirt_sync_command` and :func:`parse_reply`),
+libvirt owns the framing: it syncs the channel itself before every
+command and hands over one reply string. The challenge there is plain
+``guest-sync`` with a fresh id, never ``guest-sync-delimited``: libvirt
+cannot decode the 0xFF byte of the delimited reply, fails the command and
+marks the guest agent as broken for every later command of the domain,
+Nova's own quiesce and set-password included.
 """
 
 from __future__ import annotations
@@ -53,11 +58,22 @@ Reply = typing.Union[Synced, Returned, Failed]
 
 
 def sync_command(sync_id: int) -> str:
-    """The ``guest-sync-delimited`` command text for ``sync_id``."""
+    """The ``guest-sync-delimited`` command text, for a raw stream."""
+    return _sync("guest-sync-delimited", sync_id)
+
+
+def libvirt_sync_command(sync_id: int) -> str:
+    """The ``guest-sync`` command text, for ``qemuAgentCommand``.
+
+    Never send ``guest-sync-delimited`` through libvirt (module doc).
+    """
+    return _sync("guest-sync", sync_id)
+
+
+def _sync(execute: str, sync_id: int) -> str:
     if not 0 <= sync_id <= MAX_SYNC_ID:
         raise errors.LocalProtocolError("sync id out of range")
-    return json.dumps({"execute": "guest-sync-delimited",
-                       "arguments": {"id": sync_id}},
+    return json.dumps({"execute": execute, "arguments": {"id": sync_id}},
                       separators=(",", ":"))
 
 

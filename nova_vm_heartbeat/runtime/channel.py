@@ -96,12 +96,17 @@ class HeartbeatChannel:
     """Connects to one instance's heartbeat socket and keeps connecting.
 
     :param deliver: takes each signal the guest's input amounts to.
+    :param spread: seconds to wait before the first attempt to connect.
+        Instances found together (a monitor restart) are given random
+        delays, so that their challenges do not all fall due at the same
+        moment of every interval.
     """
 
     def __init__(self, reactor: Reactor, label: str, name: str, path: str,
                  terms: Terms, *, limits: protocol.Limits,
                  read_budget: int, reconnect_max: float,
-                 deliver: typing.Callable[[sig.Signal], None]):
+                 deliver: typing.Callable[[sig.Signal], None],
+                 spread: float = 0.0):
         self.path = path
         self.label = label
         self.state = ChannelState.CLOSED
@@ -119,6 +124,9 @@ class HeartbeatChannel:
         self._window_start = 0.0
         self._window_used = 0
         self._paused = False
+        #: The events the selector watches for on the socket now.
+        self._watched = 0
+        self._spread = spread
         self._absent = Once()
         self._overflow = LogThrottle(60.0)
 
@@ -126,8 +134,14 @@ class HeartbeatChannel:
 
     def start(self) -> None:
         """Connect now, or as soon as the socket appears."""
-        if self.state is ChannelState.CLOSED:
-            self.state = ChannelState.WAITING
+        if self.state is not ChannelState.CLOSED:
+            return
+        self.state = ChannelState.WAITING
+        if self._spread > 0:
+            self._timer = self._reactor.call_later(self._spread,
+                                                   self._attempt)
+            self._spread = 0.0
+        else:
             self._attempt()
 
     def close(self) -> None:
@@ -219,12 +233,17 @@ class HeartbeatChannel:
         if self._sock is None:
             return
         self._reactor.unwatch(self._sock)
+        self._watched = 0
         self._sock.close()
         self._sock = None
         self._out.clear()
 
-    def _lost(self, why: str) -> None:
-        """The connection ended: tell the monitor and reconnect later."""
+    def _lost(self, why: str, closed_by_qemu: bool = True) -> None:
+        """The connection ended: tell the monitor and reconnect later.
+
+        Only QEMU ends an established connection (by closing its end,
+        when it exits or restarts): a guest cannot, whatever it does.
+        """
         lived = self._reactor.clock() - self._connected_at
         self._disconnect()
         self.state = ChannelState.WAITING
@@ -233,7 +252,7 @@ class HeartbeatChannel:
         LOG.info("Instance %(label)s: heartbeat socket closed (%(why)s); "
                  "reconnecting", {"label": self.label, "why": why})
         self._absent.first()
-        self._deliver(sig.ChannelLost(HB))
+        self._deliver(sig.ChannelLost(HB, closed_by_qemu))
         self._timer = self._reactor.call_later(self._backoff.next(),
                                                self._attempt)
 
@@ -243,7 +262,9 @@ class HeartbeatChannel:
         if self._sock is None:
             return
         events = (0 if self._paused else READ) | (WRITE if self._out else 0)
-        self._reactor.watch(self._sock, events, self._ready)
+        if events != self._watched:  # a selector change is a system call
+            self._watched = events
+            self._reactor.watch(self._sock, events, self._ready)
 
     def _ready(self, events: int) -> None:
         if events & WRITE:

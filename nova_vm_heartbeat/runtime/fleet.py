@@ -13,6 +13,7 @@ logged once, with its traceback, and never stops the others.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
@@ -22,25 +23,52 @@ from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor.status import Status
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import ChannelSnapshot
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.session import Terms
-from nova_vm_heartbeat.runtime.timers import DeadlineHeap
+from nova_vm_heartbeat.runtime.telemetry import Snapshot
+from nova_vm_heartbeat.runtime.telemetry import Telemetry
+from nova_vm_heartbeat.runtime.timers import DeadlineWheel
 from nova_vm_heartbeat.sources.base import InstanceInfo
 
 LOG = logging.getLogger(__name__)
 
 Deliver = typing.Callable[[sig.Signal], None]
 L = sig.Lifecycle
+HB = sig.Channel.HEARTBEAT
+QGA = sig.Channel.QGA
 #: Least seconds between two ticks of one instance: a monitor whose next
 #: deadline stays in the past after a tick must not spin the loop. It
 #: delays what such a tick would find by at most this much.
 MIN_TICK_GAP = 0.1
+#: Deadlines are rounded up to a multiple of this many seconds, so that
+#: instances due at nearly the same time are ticked in one pass of the
+#: loop and their answers come back together: on a host with many
+#: instances the loop wakes up tens of times a second instead of twice
+#: per instance. It delays a challenge or a verdict by at most this much.
+TICK_GRAIN = 0.02
+#: Instances ticked per pass of the loop at most, so that the sockets are
+#: read in between even when very many instances are due at once.
+MAX_TICKS_PER_PASS = 1000
 #: Lifecycle events after which the domain runs, and does not.
 _RUNS = {L.STARTED: True, L.RESUMED: True, L.REBOOTED: True,
          L.STOPPED: False, L.PAUSED: False}
+
+
+def _level(before: MonitorState, after: MonitorState) -> int:
+    """How loudly a change of state is logged.
+
+    Entering a bad state is a warning. A single missed answer and its
+    recovery (in and out of SUSPECT) are routine: debug.
+    """
+    if after in (MonitorState.FAILED, MonitorState.UNHEALTHY):
+        return logging.WARNING
+    if MonitorState.SUSPECT in (before, after):
+        return logging.DEBUG
+    return logging.INFO
 
 
 class Channel(typing.Protocol):
@@ -85,6 +113,9 @@ class Effects(typing.Protocol):
     def forget(self, uuid: str) -> None:
         """The instance is no longer monitored."""
 
+    def sample_stats(self, uuid: str) -> None:
+        """Sample the domain's statistics soon (it just went silent)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class InstanceStatus:
@@ -112,6 +143,8 @@ class Instance:
     event_at: float = -math.inf
     #: A bug already logged its traceback for this instance.
     broken: bool = False
+    #: The state last logged (monitors start in STARTING).
+    logged_state: MonitorState = MonitorState.STARTING
 
 
 class Fleet:
@@ -125,7 +158,9 @@ class Fleet:
         #: Whether QGA challenges can be carried out at all.
         self.qga = qga
         self._instances: typing.Dict[str, Instance] = {}
-        self._due: DeadlineHeap[str] = DeadlineHeap()
+        self._due: DeadlineWheel[str] = DeadlineWheel(TICK_GRAIN)
+        #: What the loop counts for operators.
+        self.telemetry = Telemetry()
 
     def __len__(self) -> int:
         return len(self._instances)
@@ -139,6 +174,14 @@ class Fleet:
     def running(self) -> typing.Set[str]:
         """The instances whose domain runs, as last observed."""
         return {u for u, i in self._instances.items() if i.running}
+
+    def silent(self) -> typing.Set[str]:
+        """The running instances with an unanswered challenge (SUSPECT).
+
+        Those are the instances whose statistics a verdict may soon need.
+        """
+        return {u for u, i in self._instances.items()
+                if i.running and i.monitor.state is MonitorState.SUSPECT}
 
     def next_deadline(self) -> float:
         return self._due.next_deadline()
@@ -187,7 +230,7 @@ class Fleet:
                      "i": monitor.settings.interval,
                      "channels": _channels(monitor.settings)})
         self._guard(instance, "start", self._open_channel, instance)
-        self._schedule(instance)
+        self._schedule(instance, now)
 
     def _open_channel(self, instance: Instance) -> None:
         if not instance.monitor.settings.heartbeat:
@@ -250,6 +293,7 @@ class Fleet:
             return
         self._due.discard(uuid)
         self._close_channel(instance)
+        self.telemetry.forget(uuid)
         self.effects.forget(uuid)
         LOG.info("Instance %(uuid)s (%(name)s): no longer monitored",
                  {"uuid": uuid, "name": instance.info.domain_name})
@@ -280,8 +324,29 @@ class Fleet:
                 signal: sig.Signal) -> None:
         if isinstance(signal, sig.DomainEvent):
             self._lifecycle(instance, now, signal)
+        missed = (instance.monitor.missed_total()
+                  if type(signal) is sig.QgaFailed else 0)
         self._carry_out(instance, instance.monitor.handle(now, signal))
-        self._schedule(instance)
+        self._schedule(instance, now)
+        self._count(instance, now, signal, missed)
+        self._note_change(instance)
+
+    def _count(self, instance: Instance, now: float, signal: sig.Signal,
+               missed: int) -> None:
+        """Count what ``signal`` amounted to, for operators."""
+        kind = type(signal)
+        if kind is sig.HeartbeatAnswered or kind is sig.QgaAnswered:
+            channel = HB if kind is sig.HeartbeatAnswered else QGA
+            rtt = instance.monitor.fresh_round_trip(channel, now)
+            if rtt is not None:
+                self.telemetry.round_trip(instance.info.uuid, channel.value,
+                                          rtt)
+        elif kind is sig.ProtocolViolation:
+            assert isinstance(signal, sig.ProtocolViolation)
+            self.telemetry.protocol_errors[signal.kind] += 1
+        elif kind is sig.QgaFailed:
+            self.telemetry.missed += max(
+                0, instance.monitor.missed_total() - missed)
 
     def _lifecycle(self, instance: Instance, now: float,
                    event: sig.DomainEvent) -> None:
@@ -300,7 +365,10 @@ class Fleet:
 
     def run_due(self, now: float) -> int:
         """Tick every instance whose deadline has come; how many."""
-        due = self._due.pop_due(now)
+        lag = now - self._due.next_deadline()
+        if lag >= 0.0:
+            self.telemetry.lag(lag)
+        due = self._due.pop_due(now, MAX_TICKS_PER_PASS)
         for uuid in due:
             instance = self._instances.get(uuid)
             if instance is not None:
@@ -308,30 +376,58 @@ class Fleet:
         return len(due)
 
     def _tick(self, instance: Instance, now: float) -> None:
+        missed = instance.monitor.missed_total()
         self._carry_out(instance, instance.monitor.tick(now))
-        self._schedule(instance, after_tick=now)
+        self.telemetry.missed += instance.monitor.missed_total() - missed
+        self._schedule(instance, now, ticked=True)
+        self._note_change(instance)
+
+    def _note_change(self, instance: Instance) -> None:
+        """Log a change of state: rare, and what on-call wants to see.
+
+        Entering SUSPECT also asks for a statistics sample now.
+
+        Compared with the state last logged, not the state before the
+        call: a signal can arrive while a tick is carried out.
+        """
+        before, after = instance.logged_state, instance.monitor.state
+        if after is before:
+            return
+        instance.logged_state = after
+        if after is MonitorState.SUSPECT and instance.running:
+            # A baseline for the verdict's vCPU and I/O deltas.
+            self.effects.sample_stats(instance.info.uuid)
+        LOG.log(_level(before, after),
+                "Instance %(uuid)s (%(name)s): %(before)s -> %(after)s",
+                {"uuid": instance.info.uuid,
+                 "name": instance.info.domain_name,
+                 "before": before.value, "after": after.value})
 
     def forgive_all(self, now: float) -> None:
         """The host could not observe for a while: forgive every monitor."""
         for instance in self._instances.values():
             self._guard(instance, "forgive", instance.monitor.forgive, now)
-            self._schedule(instance)
+            self._schedule(instance, now)
 
-    def _schedule(self, instance: Instance,
-                  after_tick: typing.Optional[float] = None) -> None:
+    def _schedule(self, instance: Instance, now: float,
+                  ticked: bool = False) -> None:
         """Set the instance's deadline; never "now" again right after a tick.
 
         A monitor may leave a deadline in the past that its tick could not
         act on (a loss deadline while a challenge is still in flight):
-        ticking it again at once would spin the loop.
+        ticking it again at once would spin the loop. A deadline already
+        past is due from ``now``: the loop lag counts from then, not from
+        a time nothing could be done (a challenge due before the agent
+        said hello).
         """
         uuid = instance.info.uuid
         if uuid not in self._instances:
             return
         deadline = instance.monitor.next_deadline()
-        if after_tick is not None and deadline <= after_tick:
-            deadline = after_tick + MIN_TICK_GAP
-        self._due.set(uuid, deadline)
+        if ticked and deadline <= now:
+            deadline = now + MIN_TICK_GAP
+        # Rounded up to TICK_GRAIN by the wheel.
+        self._due.set(uuid, max(deadline, now))
 
     # -- actions ------------------------------------------------------------
 
@@ -339,7 +435,10 @@ class Fleet:
                    actions: typing.List[act.Action]) -> None:
         for action in actions:
             if isinstance(action, act.Report):
-                self.effects.report(instance.info, action.verdict,
+                verdict = action.verdict
+                self.telemetry.verdicts[verdict.kind.value,
+                                        verdict.fault_class.value] += 1
+                self.effects.report(instance.info, verdict,
                                     instance.monitor.state.value)
             elif isinstance(action, act.SyncAgent):
                 self.effects.sync_agent(instance.info.uuid, action.seq,
@@ -359,6 +458,13 @@ class Fleet:
             i.monitor.status(now),
             i.channel.snapshot() if i.channel is not None else None)
             for i in self._instances.values()]
+
+    def snapshot(self, round_trips: bool = True,
+                 **extra: typing.Any) -> Snapshot:
+        """The telemetry, with the instances counted by state."""
+        states = collections.Counter(
+            i.monitor.state.value for i in self._instances.values())
+        return self.telemetry.snapshot(dict(states), round_trips, **extra)
 
     # -- guarding -------------------------------------------------------------
 

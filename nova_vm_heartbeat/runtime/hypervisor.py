@@ -116,6 +116,13 @@ class Hypervisor:
             _close_quietly(conn)
         return True
 
+    def gone(self, err: BaseException) -> bool:
+        """Whether ``err`` concerns one domain, not the connection.
+
+        For example: the domain was undefined or stopped meanwhile.
+        """
+        return not libvirt_errors.is_connection_error(self.libvirt, err)
+
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None

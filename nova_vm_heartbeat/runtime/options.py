@@ -13,6 +13,32 @@ from nova_vm_heartbeat.protocol.limits import Limits
 
 
 @dataclasses.dataclass(frozen=True)
+class AdminEndpoint:
+    """The local admin socket that ``nova-vm-heartbeat status`` asks.
+
+    :param path: where the UNIX socket is bound.
+    :param group: the group that may connect besides the owner (None:
+        the process's own group).
+    """
+
+    path: str
+    group: typing.Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsEndpoint:
+    """Where Prometheus scrapes the monitor's metrics.
+
+    :param per_instance: export a round-trip histogram per instance
+        (else one per channel, for hosts with very many instances).
+    """
+
+    address: str
+    port: int
+    per_instance: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class RuntimeOptions:
     """Everything the runtime needs besides its source and its sink.
 
@@ -30,6 +56,8 @@ class RuntimeOptions:
         guest that sends more is not read until the next second.
     :param libvirt_uri: the libvirt connection for QGA, events and stats;
         None runs without libvirt (heartbeat channel only).
+    :param admin: the admin socket to serve (None: none).
+    :param metrics: the metrics endpoint to serve (None: none).
     """
 
     host: str
@@ -37,8 +65,10 @@ class RuntimeOptions:
     defaults: Settings = Settings()
     limits: Limits = DEFAULT_LIMITS
     refresh_interval: float = 10.0
-    stats_interval: float = 1.0
+    stats_interval: float = 0.5
     qga_workers: int = 4
     reconnect_max: float = 30.0
     read_budget: int = 65536
     libvirt_uri: typing.Optional[str] = "qemu:///system"
+    admin: typing.Optional[AdminEndpoint] = None
+    metrics: typing.Optional[MetricsEndpoint] = None

@@ -1,10 +1,14 @@
 """Challenges over the QEMU guest agent, through libvirt.
 
-A QGA challenge is ``guest-sync-delimited`` with a fresh random id, sent
-with ``libvirt_qemu.qemuAgentCommand``; only a reply that echoes the id
-proves a live agent. The call blocks (up to its timeout), so it runs on a
-small bounded pool of worker threads, never on the monitor thread, and
-its outcome comes back through ``post``.
+A QGA challenge is ``guest-sync`` with a fresh random id, sent with
+``libvirt_qemu.qemuAgentCommand``; only a reply that echoes the id proves
+a live agent. (Not ``guest-sync-delimited``: libvirt cannot decode its
+0xFF-prefixed reply and then refuses every agent command of the domain;
+see :mod:`nova_vm_heartbeat.protocol.qga`.)
+
+The call blocks (up to its timeout), so it runs on a small bounded pool
+of worker threads, never on the monitor thread, and its outcome comes
+back through ``post``.
 
 libvirt runs one agent command per domain at a time, and so do we: while
 a domain's previous challenge is still running, the next one is skipped
@@ -124,11 +128,11 @@ class QgaProber:
         """Whether the agent echoed a fresh id (or, failing, pinged)."""
         sync_id = secrets.randbelow(qga_protocol.MAX_SYNC_ID + 1)
         reply = qga_protocol.parse_reply(self.hypervisor.agent_command(
-            domain, qga_protocol.sync_command(sync_id), seconds))
+            domain, qga_protocol.libvirt_sync_command(sync_id), seconds))
         if isinstance(reply, qga_protocol.Returned):
             return reply.value == sync_id \
                 and not isinstance(reply.value, bool)
-        # guest-sync-delimited refused (an allow-list): fall back to a
+        # guest-sync refused (an allow-list): fall back to a
         # ping, a weaker proof (see the protocol spec).
         reply = qga_protocol.parse_reply(self.hypervisor.agent_command(
             domain, PING, seconds))

@@ -36,6 +36,8 @@ MAX_WAIT = 0.5
 MAX_INBOX = 65536
 #: Timers run per iteration at most, so sockets are served in between.
 MAX_TIMERS_PER_ITERATION = 4096
+#: What the wake-up pipe holds at most (Linux's default pipe size).
+WAKE_PIPE_BYTES = 65536
 
 
 @dataclasses.dataclass(eq=False)
@@ -160,9 +162,11 @@ class Reactor:
         return max(0.0, woke - planned)
 
     def _drain_wake_pipe(self) -> None:
+        # One read takes all (a pipe holds 64 KiB unless resized). Reading
+        # again until EAGAIN would hang inside nova-compute in eventlet
+        # mode: eventlet's os.read waits for data instead of raising.
         try:
-            while os.read(self._wake_r, 4096):
-                pass
+            os.read(self._wake_r, WAKE_PIPE_BYTES)
         except (BlockingIOError, InterruptedError):
             pass
 

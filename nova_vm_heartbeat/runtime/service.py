@@ -24,6 +24,7 @@ import concurrent.futures
 import datetime
 import functools
 import logging
+import random
 import threading
 import time
 import typing
@@ -32,6 +33,7 @@ from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import HeartbeatChannel
+from nova_vm_heartbeat.runtime.endpoints import Endpoints
 from nova_vm_heartbeat.runtime.fleet import Channel
 from nova_vm_heartbeat.runtime.fleet import Deliver
 from nova_vm_heartbeat.runtime.fleet import Fleet
@@ -46,6 +48,7 @@ from nova_vm_heartbeat.runtime.reactor import Reactor
 from nova_vm_heartbeat.runtime.session import Terms
 from nova_vm_heartbeat.runtime.stats import Batch
 from nova_vm_heartbeat.runtime.stats import StatsSampler
+from nova_vm_heartbeat.runtime.telemetry import Snapshot
 from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import Once
 from nova_vm_heartbeat.sinks.base import Sink
@@ -58,6 +61,13 @@ LOG = logging.getLogger(__name__)
 STALL_SECONDS = 2.0
 #: Workers for the source and the statistics.
 HOST_WORKERS = 2
+
+#: Instances found together connect at random moments within this many
+#: seconds (or their interval, if shorter), so that their challenges do
+#: not all fall due at once.
+MAX_SPREAD = 2.0
+
+_T = typing.TypeVar("_T")
 
 
 class MonitorService:
@@ -106,6 +116,7 @@ class MonitorService:
         self._source_down = Once()
         self._drops = LogThrottle(60.0)
         self._dropped_seen = 0
+        self._endpoints = Endpoints(options, self)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -120,6 +131,7 @@ class MonitorService:
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="heartbeat-monitor")
         self._thread.start()
+        self._endpoints.start()
         LOG.info("Heartbeat monitor started on %(host)s (QGA %(qga)s, "
                  "libvirt events %(events)s)", {
                      "host": self.options.host,
@@ -161,6 +173,7 @@ class MonitorService:
         to finish on their own (each is bounded by its timeout).
         """
         deadline = time.monotonic() + timeout
+        self._endpoints.stop()
         self._stopping.set()
         self._reactor.wake()
         if self._events is not None:
@@ -205,14 +218,45 @@ class MonitorService:
         :raises concurrent.futures.TimeoutError: the loop did not answer
             within ``timeout`` seconds.
         """
+        return self._on_loop(lambda: self._fleet.statuses(self.clock()),
+                             timeout)
+
+    def telemetry(self, timeout: float = 1.0,
+                  round_trips: bool = True) -> Snapshot:
+        """The loop's counters for operators, safely from any thread.
+
+        :param round_trips: include the per-instance round trips.
+        :raises concurrent.futures.TimeoutError: the loop did not answer
+            within ``timeout`` seconds.
+        """
+        return self._on_loop(lambda: self._fleet.snapshot(
+            round_trips, stalls=self.stalls, dropped=self._reactor.dropped,
+            cpu_seconds=self.cpu_time, outbox_depth=self._outbox_depth()),
+            timeout)
+
+    def _outbox_depth(self) -> typing.Optional[int]:
+        """What waits in the sink's outbox; None if it has none."""
+        depth = getattr(self.sink, "depth", None)
+        try:
+            return int(depth()) if depth is not None else None
+        except exception.HeartbeatException:
+            return None  # the sink logs its own trouble
+
+    def _on_loop(self, call: typing.Callable[[], _T], timeout: float) -> _T:
+        """Run ``call`` on the monitor thread; its result."""
         thread = self._thread
         if thread is None or not thread.is_alive() \
                 or thread.ident == threading.get_ident():
-            return self._fleet.statuses(self.clock())
-        future: concurrent.futures.Future[typing.List[InstanceStatus]] = \
-            concurrent.futures.Future()
-        self._reactor.call_soon(lambda: future.set_result(
-            self._fleet.statuses(self.clock())), force=True)
+            return call()
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(call())
+            except Exception as err:
+                future.set_exception(err)
+
+        self._reactor.call_soon(run, force=True)
         return future.result(timeout)
 
     # -- the monitor thread -------------------------------------------------
@@ -295,7 +339,7 @@ class MonitorService:
     def _sample(self) -> None:
         self._reactor.call_later(self.options.stats_interval, self._sample)
         assert self._stats is not None
-        self._stats.sample(self._fleet.running())
+        self._stats.sample(self._fleet.silent())
 
     def _deliver_batch(self, batch: Batch) -> None:
         self._reactor.call_soon(functools.partial(self._apply_batch, batch),
@@ -316,7 +360,8 @@ class MonitorService:
             self._reactor, "%s (%s)" % (info.uuid, info.domain_name),
             info.domain_name, info.heartbeat_socket, terms,
             limits=self.options.limits, read_budget=self.options.read_budget,
-            reconnect_max=self.options.reconnect_max, deliver=deliver)
+            reconnect_max=self.options.reconnect_max, deliver=deliver,
+            spread=random.uniform(0.0, min(terms.interval, MAX_SPREAD)))
 
     def sync_agent(self, uuid: str, seq: int, timeout: float) -> None:
         if self._qga is not None:
@@ -326,6 +371,12 @@ class MonitorService:
                state: str) -> None:
         self._notifier.report(info.uuid, info.display_name, verdict, state)
 
+    def sample_stats(self, uuid: str) -> None:
+        if self._stats is not None:
+            self._stats.sample({uuid})
+
     def forget(self, uuid: str) -> None:
         if self._qga is not None:
             self._qga.forget(uuid)
+        if self._stats is not None:
+            self._stats.forget(uuid)

@@ -162,10 +162,11 @@ class RabbitMQ:
             self._use.release()
 
     @contextlib.contextmanager
-    def outage(self) -> typing.Iterator[None]:
+    def outage(self, whole_node: bool = False) -> typing.Iterator[None]:
         """Stop the broker's application for the ``with`` block.
 
-        Clients' connections drop and new ones are refused; the node stays.
+        Clients' connections drop and new ones are refused; the node stays
+        (with ``whole_node``, the node is stopped too: a broker restart).
         The application is started again (and accepts connections) when
         the block ends. Waits until no other session uses the broker; the
         test's own shared hold (:meth:`using`) is converted meanwhile.
@@ -174,11 +175,11 @@ class RabbitMQ:
         shared = self._use.held
         self._use.acquire(exclusive=True)
         try:
-            self._check("stop-app")
+            self._check("stop" if whole_node else "stop-app")
             try:
                 yield
             finally:
-                self._check("start-app")
+                self._check("start" if whole_node else "start-app")
         finally:
             if shared:
                 self._use.acquire(exclusive=False)

@@ -5,14 +5,20 @@
 :data:`STDLIB_ONLY_PACKAGES` is imported, with every submodule, in a fresh
 interpreter whose import system refuses the host-side dependencies listed
 in :data:`BLOCKED_MODULES` (and anything named ``oslo_*``).
+
+Only ``virt/`` may import nova: every other package is imported with
+``nova`` refused, and ``virt/`` itself under Nova's threading mode, where
+importing eventlet fails.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
 
@@ -97,3 +103,54 @@ def test_imports_only_stdlib(package: str) -> None:
         "importing %s in a clean interpreter failed:\n%s"
         % (package, result.stderr))
     assert package in result.stdout.splitlines()
+
+
+#: Only this package may import nova.
+NOVA_PACKAGE = "nova_vm_heartbeat.virt"
+
+
+def _packages_without_nova() -> typing.List[str]:
+    root = _REPO_ROOT / "nova_vm_heartbeat"
+    return sorted(
+        "nova_vm_heartbeat." + path.name for path in root.iterdir()
+        if (path / "__init__.py").exists()
+        and "nova_vm_heartbeat." + path.name != NOVA_PACKAGE)
+
+
+@pytest.mark.parametrize("package", _packages_without_nova())
+def test_only_virt_imports_nova(package: str) -> None:
+    # Blocks the top-level "nova" only ("-" is a prefix no module has).
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, package, "nova", "-"],
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert result.returncode == 0, (
+        "%s imports nova, which only %s may:\n%s"
+        % (package, NOVA_PACKAGE, result.stderr))
+
+
+# Imports virt/ as nova-compute does in its default mode: Nova's threading
+# patch first, which makes any later "import eventlet" fail.
+_NOVA_COMPUTE_PROBE = textwrap.dedent("""
+    import importlib
+    import pkgutil
+    import sys
+
+    from nova import monkey_patch
+    monkey_patch.patch(backend="threading")
+    package = importlib.import_module(sys.argv[1])
+    for info in pkgutil.walk_packages(package.__path__,
+                                      package.__name__ + "."):
+        importlib.import_module(info.name)
+    importlib.import_module("nova.virt.heartbeat_libvirt")
+    print("ok")
+""")
+
+
+def test_virt_imports_under_novas_threading_mode() -> None:
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING="1")
+    result = subprocess.run(
+        [sys.executable, "-c", _NOVA_COMPUTE_PROBE, NOVA_PACKAGE],
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=120,
+        check=False, env=env)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr

@@ -22,26 +22,24 @@ printed (pytest shows it with a failure).
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import pathlib
-import shutil
-import subprocess
-import sys
 import tempfile
 import typing
 
 import pytest
 
+from tests.functional.fixtures import RabbitMQ
 from tests.functional.hypervisor import domains
 from tests.functional.hypervisor import guests
+from tests.functional.hypervisor import host
+from tests.functional.hypervisor import lab as lab_
+from tests.functional.hypervisor import monitor as mon
 
 ENABLE_VARIABLE = "NOVA_VM_HEARTBEAT_HYPERVISOR"
 MARKER = "hypervisor"
 HERE = pathlib.Path(__file__).resolve().parent
-TOP = HERE.parents[2]
-PREPARE_HOST = TOP / "tools" / "prepare-host.sh"
-BUILD_IMAGE = TOP / "tools" / "guest-image" / "build.py"
 #: How much of a guest's console a finished test prints.
 CONSOLE_TAIL = 60
 
@@ -68,62 +66,32 @@ def pytest_collection_modifyitems(config: pytest.Config,
                 item.add_marker(skip)
 
 
-def _run(argv: typing.Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
-
-
 @pytest.fixture(scope="session")
 def prepared_host() -> None:
     """libvirtd and virtlogd run, and answer on qemu:///system."""
-    if os.geteuid() != 0:
-        result = _run([str(PREPARE_HOST), "--check"])
-        if result.returncode != 0:
-            pytest.skip("the host is not prepared and only root can prepare "
-                        "it (sudo %s):\n%s" % (PREPARE_HOST, result.stdout))
-        return
-    result = _run([str(PREPARE_HOST)])
-    print(result.stdout)
-    if result.returncode != 0:
-        pytest.fail("%s failed:\n%s" % (PREPARE_HOST, result.stdout))
+    try:
+        print(host.prepare())
+    except host.HostError as err:
+        if os.geteuid() != 0:
+            pytest.skip(str(err))
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")
 def workdir() -> typing.Iterator[pathlib.Path]:
-    """A short, world-readable directory for images, sockets and logs.
-
-    Unix socket paths hold 107 bytes; QEMU runs as libvirt-qemu and must
-    be able to enter it.
-    """
-    path = pathlib.Path(tempfile.mkdtemp(prefix="hb-hv-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
+    """A short, world-readable directory for images, sockets and logs."""
+    with host.workdir("hb-hv-") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def guest_image(prepared_host: None,
                 workdir: pathlib.Path) -> domains.GuestImage:
-    """The guest image, built or reused from the cache.
-
-    It is copied to ``workdir``: the cache is under a home directory that
-    QEMU cannot read.
-    """
-    process = subprocess.run([sys.executable, str(BUILD_IMAGE)],
-                             stdout=subprocess.PIPE, text=True, check=False)
-    if process.returncode != 0:
-        pytest.fail("%s failed (its output is above)" % BUILD_IMAGE)
-    cached = pathlib.Path(process.stdout.strip().splitlines()[-1])
-    manifest = json.loads((cached / "manifest.json").read_text())
-    image = workdir / "image"
-    image.mkdir(mode=0o755)
-    for name in (manifest["vmlinuz"], manifest["initramfs"]):
-        shutil.copy(cached / name, image / name)
-    return domains.GuestImage(image / manifest["vmlinuz"],
-                              image / manifest["initramfs"],
-                              manifest["cmdline"])
+    """The guest image, built or reused from the cache, in ``workdir``."""
+    try:
+        return host.install_image(host.cached_image(), workdir / "image")
+    except host.HostError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")
@@ -136,39 +104,126 @@ def libvirt_modules() -> guests.Libvirt:
 
 @pytest.fixture(scope="session")
 def libvirt_connection(libvirt_modules: guests.Libvirt,
-                       prepared_host: None) -> typing.Iterator[typing.Any]:
-    connection = libvirt_modules.libvirt.open(guests.URI)
+                       prepared_host: None,
+                       ) -> typing.Iterator[guests.Connection]:
+    connection = guests.Connection(libvirt_modules)
     try:
         yield connection
     finally:
         connection.close()
 
 
+class GuestStarter:
+    """Starts guests; :meth:`remove_all` removes them all.
+
+    The end of each removed guest's console is printed.
+    """
+
+    def __init__(self, modules: guests.Libvirt,
+                 connection: guests.Connection,
+                 image: domains.GuestImage, directory: pathlib.Path):
+        self.modules = modules
+        self.connection = connection
+        self.image = image
+        self.directory = directory
+        self.started: typing.List[guests.Guest] = []
+
+    def __call__(self, **fields: typing.Any) -> guests.Guest:
+        spec = domains.DomainSpec(image=self.image,
+                                  directory=self.directory, **fields)
+        guest = guests.Guest(self.modules, self.connection.get(), spec)
+        self.started.append(guest)
+        return guest.start()
+
+    def remove_all(self, consoles: bool = True) -> None:
+        for guest in self.started:
+            guest.remove()
+            if consoles:
+                lines = guest.console().splitlines()[-CONSOLE_TAIL:]
+                print("---- console of %s (last %d lines) ----\n%s"
+                      % (guest.name, len(lines), "\n".join(lines)))
+        self.started.clear()
+
+
+@contextlib.contextmanager
+def _starting(modules: guests.Libvirt, connection: guests.Connection,
+              image: domains.GuestImage, directory: pathlib.Path,
+              ) -> typing.Iterator[GuestStarter]:
+    starter = GuestStarter(modules, connection, image, directory)
+    try:
+        yield starter
+    finally:
+        starter.remove_all()
+
+
 @pytest.fixture
 def guest_factory(libvirt_modules: guests.Libvirt,
-                  libvirt_connection: typing.Any,
+                  libvirt_connection: guests.Connection,
                   guest_image: domains.GuestImage,
                   workdir: pathlib.Path,
                   ) -> typing.Iterator[guests.GuestFactory]:
     """Starts guests: ``guest_factory(**DomainSpec fields)``.
 
-    Every guest is destroyed and undefined when the test ends, and the
-    end of its console is printed.
+    Every guest is destroyed and undefined when the test ends, passed or
+    failed, and the end of its console is printed.
     """
-    started: typing.List[guests.Guest] = []
+    with _starting(libvirt_modules, libvirt_connection, guest_image,
+                   workdir) as starter:
+        yield starter
 
-    def start(**fields: typing.Any) -> guests.Guest:
-        spec = domains.DomainSpec(image=guest_image, directory=workdir,
-                                  **fields)
-        guest = guests.Guest(libvirt_modules, libvirt_connection, spec)
-        started.append(guest)
-        return guest.start()
 
+@pytest.fixture(scope="module")
+def module_guest_factory(libvirt_modules: guests.Libvirt,
+                         libvirt_connection: guests.Connection,
+                         guest_image: domains.GuestImage,
+                         workdir: pathlib.Path,
+                         ) -> typing.Iterator[guests.GuestFactory]:
+    """Like :func:`guest_factory`, for guests that last a whole module."""
+    with _starting(libvirt_modules, libvirt_connection, guest_image,
+                   workdir) as starter:
+        yield starter
+
+
+@pytest.fixture(scope="module")
+def module_broker(rabbitmq: RabbitMQ) -> typing.Iterator[RabbitMQ]:
+    """The broker, held for a whole module."""
+    with rabbitmq.using():
+        yield rabbitmq
+
+
+@pytest.fixture(scope="module")
+def bus(module_broker: RabbitMQ,
+        tmp_path_factory: pytest.TempPathFactory,
+        ) -> typing.Iterator[mon.BusWatcher]:
+    """Every notification on Nova's versioned topic, from now on."""
+    with mon.watching(module_broker,
+                      tmp_path_factory.mktemp("bus")) as watcher:
+        yield watcher
+
+
+@pytest.fixture(scope="module")
+def standalone_monitor(module_broker: RabbitMQ, prepared_host: None,
+                       workdir: pathlib.Path, bus: mon.BusWatcher,
+                       ) -> typing.Iterator[mon.MonitorProcess]:
+    """``nova-vm-heartbeat-monitor`` on qemu:///system and the broker."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="monitor-",
+                                              dir=workdir))
+    process = mon.MonitorProcess(directory, module_broker.url)
+    process.start()
     try:
-        yield start
+        yield process
     finally:
-        for guest in started:
-            guest.remove()
-            lines = guest.console().splitlines()[-CONSOLE_TAIL:]
-            print("---- console of %s (last %d lines) ----\n%s"
-                  % (guest.name, len(lines), "\n".join(lines)))
+        status = process.stop()
+        kept = host.TOP / "build" / "hypervisor" / "monitor.log"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(process.log())
+        print("---- monitor log (end; all of it in %s) ----\n%s"
+              % (kept, process.log()[-6000:]))
+        assert status == 0, "the monitor exited with %d" % status
+
+
+@pytest.fixture(scope="module")
+def lab(standalone_monitor: mon.MonitorProcess,
+        bus: mon.BusWatcher) -> lab_.Lab:
+    """The standalone monitor and the bus it publishes on."""
+    return lab_.Lab(standalone_monitor, bus)

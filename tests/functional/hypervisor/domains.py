@@ -89,7 +89,9 @@ class DomainSpec:
     name: str = dataclasses.field(default_factory=random_name)
     uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     display_name: str = "hb-test"
-    memory_mib: int = 128
+    #: 128 MiB is too tight: the initramfs alone holds 30 MiB, and the
+    #: kernel's OOM killer then takes the agent's python3.
+    memory_mib: int = 256
     vcpus: int = 1
     #: None leaves the ``<hb:heartbeat>`` element out.
     heartbeat: typing.Optional[HeartbeatSettings] = HeartbeatSettings()

@@ -49,6 +49,35 @@ def import_libvirt() -> Libvirt:
     return modules
 
 
+class Connection:
+    """The tests' connection to qemu:///system; reopened on demand.
+
+    A test that restarts libvirtd calls :meth:`reopen`: the old
+    connection went with the daemon.
+    """
+
+    def __init__(self, modules: Libvirt):
+        self.modules = modules
+        self._conn: typing.Any = None
+
+    def get(self) -> typing.Any:
+        if self._conn is None:
+            self._conn = self.modules.libvirt.open(URI)
+        return self._conn
+
+    def reopen(self) -> typing.Any:
+        self.close()
+        return self.get()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except self.modules.libvirt.libvirtError:
+                pass  # it went with libvirtd
+
+
 @dataclasses.dataclass(frozen=True)
 class ExecResult:
     """What ``guest-exec-status`` reported for a finished command."""
@@ -90,6 +119,11 @@ class Guest:
         self.started_at = time.monotonic()
         self.domain.create()
         return self
+
+    def rebind(self, connection: typing.Any) -> None:
+        """Use a new libvirt connection (the old one went with libvirtd)."""
+        self.connection = connection
+        self.domain = connection.lookupByUUIDString(self.spec.uuid)
 
     def remove(self) -> None:
         """Destroy and undefine the domain; errors are not raised."""

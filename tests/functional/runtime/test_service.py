@@ -87,6 +87,29 @@ def test_sigstop_is_a_hung_guest_when_qga_hangs_and_vcpus_run(
     sink.wait(guest.uuid, cf.RESTORED)
 
 
+def test_a_stopped_qemu_is_a_frozen_vm(
+        guests: cf.GuestFactory, service: cf.ServiceFactory,
+        sink: cf.CollectingSink) -> None:
+    """QEMU stopped: both channels silent and no vCPU time.
+
+    The fake's bulk statistics block meanwhile, as real libvirt's do; the
+    per-domain ones do not.
+    """
+    guest = guests(cpu_rate=0.2)
+    monitor = service()
+    cf.wait_state(monitor, guest.uuid, S.HEALTHY)
+    guest.domain.qga.mode = "hang"
+    guest.domain.stop_qemu()
+    try:
+        _lost_after_sigstop(guest, monitor, sink, "vm_frozen")
+    finally:
+        guest.domain.qga.mode = "answer"
+        guest.domain.cont_qemu()
+    assert guest.agent is not None
+    guest.agent.signal(signal.SIGCONT)
+    sink.wait(guest.uuid, cf.RESTORED)
+
+
 def _rss_kib() -> int:
     with open("/proc/self/status") as status:
         for line in status:

@@ -29,6 +29,7 @@ from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.sinks import impl_messaging
 from tests.functional.fixtures import RabbitMQ
 from tests.functional.fixtures import wait_until
+from tests import notification_samples as samples
 
 TOPIC = "versioned_notifications"
 #: How long the broker stays away in the outage tests, in seconds.
@@ -39,8 +40,14 @@ COUNT = 20
 
 def make_conf(path: pathlib.Path, url: str,
               **groups: typing.Dict[str, object]) -> cfg.ConfigOpts:
-    """A ConfigOpts parsed from a file, as a service has."""
-    lines = ["[DEFAULT]", "transport_url = %s" % url]
+    """A ConfigOpts parsed from a file, as a service has.
+
+    It publishes on nova's exchange, as ``nova-vm-heartbeat-monitor`` does
+    (through ``impl_messaging.set_defaults``, which these in-process tests
+    do not call: it changes a process-wide default).
+    """
+    lines = ["[DEFAULT]", "transport_url = %s" % url,
+             "control_exchange = %s" % impl_messaging.NOVA_EXCHANGE]
     for group, options in groups.items():
         lines.append("[%s]" % group)
         lines.extend("%s = %s" % item for item in options.items())
@@ -100,6 +107,13 @@ def prefix() -> str:
 def listening(broker: RabbitMQ, path: pathlib.Path,
               endpoint: Endpoint) -> typing.Iterator[Endpoint]:
     """A notification listener on nova's exchange, as a consumer has.
+
+    It consumes from the shared queue ``versioned_notifications.info``
+    (no pool), which the notifier itself declares when it publishes: a
+    notification sent right after a broker restart, before the listener
+    is back, waits there. (A pool's queue is the listener's own and goes
+    with the broker's application; but listeners without a pool share the
+    messages, so two test sessions on one broker each see only some.)
 
     It reconnects every 2 s at most after an outage (the default grows
     to 30 s), so the tests measure the sink, not the listener.
@@ -288,3 +302,31 @@ def test_restarted_sink_delivers_what_the_old_one_left(
         assert waiting_files(outbox_dir) == []
     finally:
         new.stop()
+
+
+def test_the_wire_carries_the_notification_samples(sink, listener, tap,
+                                                   prefix):
+    """What nova-compute's samples document is what this sink publishes.
+
+    The samples in doc/notification_samples/ (one per event type) are
+    compared, in the Nova tier, with what the driver emits through Nova.
+    """
+    expected = {name: samples.expected(
+        name, instance_uuid="%s-%s" % (prefix, name))
+        for name in samples.names()}
+    for sample in expected.values():
+        sink.send(Notification.from_dict(sample))
+    wire: typing.List[typing.Dict[str, typing.Any]] = []
+
+    def tapped() -> bool:
+        wire.extend(json.loads(b["oslo.message"]) for b in tap.bodies()
+                    if prefix in b["oslo.message"])
+        return len(wire) >= len(expected)
+
+    wait_until(tapped, 30, "the samples on the wire")
+    for message in wire:
+        name = message["payload"]["nova_object.data"]["instance_uuid"][
+            len(prefix) + 1:]
+        assert {key: message[key] for key in (
+            "event_type", "publisher_id", "priority", "payload")} == \
+            expected[name]

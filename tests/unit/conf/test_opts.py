@@ -11,13 +11,17 @@ from oslo_config import cfg
 import pytest
 
 from nova_vm_heartbeat import conf as heartbeat_conf
+from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import heartbeat
+from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat.conf import opts
 from nova_vm_heartbeat.conf import sink
 from nova_vm_heartbeat.conf import standalone
 
-GROUPS = ("heartbeat", "heartbeat_sink", "heartbeat_standalone")
-MODULES = (heartbeat, sink, standalone)
+GROUPS = ("heartbeat", "heartbeat_sink", "heartbeat_standalone",
+          "heartbeat_admin", "heartbeat_metrics", "masakari_bridge",
+          "masakari")
+MODULES = (heartbeat, sink, standalone, admin, metrics)
 
 
 @pytest.fixture

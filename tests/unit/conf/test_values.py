@@ -9,11 +9,13 @@ from oslo_config import cfg
 import pytest
 
 from nova_vm_heartbeat import conf as heartbeat_conf
+from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.protocol.limits import Limits
+from nova_vm_heartbeat.runtime.options import AdminEndpoint
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
 
 
@@ -34,8 +36,10 @@ def test_defaults_are_those_of_the_plain_classes(conf):
     assert values.bounds(conf) == Bounds()
     assert values.default_settings(conf) == Settings()
     assert values.limits(conf) == Limits()
+    # The admin socket is on by default, the metrics endpoint off.
     assert values.runtime_options(conf, "compute-1", "qemu:///system") == (
-        RuntimeOptions(host="compute-1"))
+        RuntimeOptions(host="compute-1", admin=AdminEndpoint(
+            path=admin.DEFAULT_PATH, group="nova")))
 
 
 def distinct_values(cls: typing.Any) -> typing.Dict[str, typing.Any]:
@@ -76,7 +80,7 @@ def test_default_settings_mapping(conf):
 
 
 def test_runtime_options_mapping(conf):
-    override(conf, refresh_interval=5.0, stats_interval=0.5, qga_workers=8,
+    override(conf, refresh_interval=5.0, stats_interval=0.25, qga_workers=8,
              reconnect_max=10.0, read_budget=4096, interval=2.0,
              max_line_bytes=1024)
     options = values.runtime_options(conf, "compute-9", None)
@@ -84,7 +88,7 @@ def test_runtime_options_mapping(conf):
     assert options.libvirt_uri is None
     assert (options.refresh_interval, options.stats_interval,
             options.qga_workers, options.reconnect_max,
-            options.read_budget) == (5.0, 0.5, 8, 10.0, 4096)
+            options.read_budget) == (5.0, 0.25, 8, 10.0, 4096)
     assert options.defaults.interval == 2.0
     assert options.limits.max_line_bytes == 1024
     assert options.bounds == Bounds()

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor import machine
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor.state import MonitorState as S
@@ -312,6 +313,42 @@ def test_destroyed_by_operator() -> None:
     sim.signal(sig.DomainEvent(sig.Lifecycle.STOPPED, "destroyed"))
     sim.run(3600)
     assert sim.state() is S.INACTIVE and sim.reports == []
+
+
+def test_destroy_that_takes_qemu_seconds_to_exit() -> None:
+    """QEMU closes the socket at once; libvirt says stopped seconds later.
+
+    On real TCG guests, ``virsh destroy`` closed the heartbeat socket 2 s
+    before libvirt reported the domain destroyed: enough for a verdict,
+    were the closed socket not taken for what it is.
+    """
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.signal(sig.ChannelLost(sig.Channel.HEARTBEAT, closed_by_qemu=True))
+    sim.run(10)
+    assert sim.state() is S.SUSPENDED and sim.reports == []
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STOPPED, "destroyed"))
+    sim.run(3600)
+    assert sim.state() is S.INACTIVE and sim.reports == []
+
+
+def test_a_closed_socket_is_judged_after_its_short_cap() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.signal(sig.ChannelLost(sig.Channel.HEARTBEAT, closed_by_qemu=True))
+    sim.run(machine.QEMU_EXIT_GRACE + BOUNDS.rearm_grace + 5)
+    assert sim.kinds() == [(LOST, "guest_hung")]
+
+
+def test_a_reconnected_socket_ends_the_wait() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.ChannelLost(sig.Channel.HEARTBEAT, closed_by_qemu=True))
+    sim.run(1)
+    assert sim.state() is S.SUSPENDED
+    sim.signal(sig.ChannelConnected(sig.Channel.HEARTBEAT))
+    sim.signal(sig.AgentGreeted("boot-1"))
+    sim.run(5)
+    assert sim.state() is S.HEALTHY and sim.reports == []
 
 
 def test_agent_stopped_on_purpose_falls_back_to_qga() -> None:

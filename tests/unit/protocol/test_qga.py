@@ -95,3 +95,11 @@ def test_session_reports_overflow() -> None:
     with pytest.raises(protocol.RemoteProtocolError) as raised:
         session.next_reply()
     assert raised.value.kind == "line_too_long"
+
+
+def test_libvirt_sync_command_is_plain_guest_sync() -> None:
+    # libvirt cannot decode the 0xFF of guest-sync-delimited's reply.
+    assert json.loads(qga.libvirt_sync_command(42)) == {
+        "execute": "guest-sync", "arguments": {"id": 42}}
+    with pytest.raises(protocol.LocalProtocolError):
+        qga.libvirt_sync_command(qga.MAX_SYNC_ID + 1)

@@ -100,6 +100,7 @@ class Effects:
     reports: typing.List[typing.Tuple[str, vd.Verdict, str]] = \
         dataclasses.field(default_factory=list)
     forgotten: typing.List[str] = dataclasses.field(default_factory=list)
+    sampled: typing.List[str] = dataclasses.field(default_factory=list)
 
     def open_channel(self, info: InstanceInfo, terms: Terms,
                      deliver: fleet_mod.Deliver) -> FakeChannel:
@@ -116,6 +117,9 @@ class Effects:
 
     def forget(self, uuid: str) -> None:
         self.forgotten.append(uuid)
+
+    def sample_stats(self, uuid: str) -> None:
+        self.sampled.append(uuid)
 
     def kinds(self, uuid: str) -> typing.List[str]:
         return [v.kind.value for u, v, _ in self.reports if u == uuid]

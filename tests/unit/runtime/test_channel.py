@@ -97,7 +97,8 @@ def test_end_of_stream_is_a_lost_channel_and_reconnects(rig: Rig) -> None:
     rig.channel.start()
     peer = rig.accept()
     peer.close()
-    rig.spin(lambda: sig.ChannelLost(HB) in rig.signals)
+    rig.spin(lambda: sig.ChannelLost(HB, closed_by_qemu=True)
+             in rig.signals)
     assert rig.channel.state is ChannelState.WAITING
     rig.accept()
     assert rig.channel.counters.connects == 2

@@ -263,3 +263,21 @@ def test_settings_asking_for_qga_get_it_only_if_available() -> None:
     world.apply(info("a", settings=wants_qga))
     instance = world.fleet.get("a")
     assert instance is not None and not instance.monitor.settings.qga
+
+
+def test_state_changes_are_logged_once_each(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    world.apply(info("a"))
+    with caplog.at_level(logging.DEBUG, logger="nova_vm_heartbeat"):
+        world.greet("a")  # answered synchronously, within the tick
+        world.run(2.0)
+        world.effects.channels["a"].answering = False
+        world.run(10.0)
+    changes = [(r.levelno, r.getMessage()) for r in caplog.records
+               if "->" in r.getMessage()]
+    assert changes == [
+        (logging.INFO, "Instance a (instance-a): starting -> healthy"),
+        (logging.DEBUG, "Instance a (instance-a): healthy -> suspect"),
+        (logging.WARNING, "Instance a (instance-a): suspect -> failed"),
+    ]

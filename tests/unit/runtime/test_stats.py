@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import typing
 
 import pytest
@@ -19,19 +20,16 @@ U2 = "22222222-2222-4222-8222-222222222222"
 
 
 @pytest.mark.parametrize("record,expected", [
-    ({"cpu.time": 2_500_000_000, "block.count": 2, "block.0.rd.reqs": 3,
-      "block.0.wr.reqs": 4, "block.1.rd.reqs": 5, "net.count": 1,
-      "net.0.rx.pkts": 6, "net.0.tx.pkts": 7},
-     sig.DomainStats(2.5, 25)),
-    ({"cpu.time": 1}, sig.DomainStats(1e-9, None)),
-    ({}, sig.DomainStats(None, None)),
-    ({"cpu.time": "x", "block.count": "2"}, sig.DomainStats(None, None)),
-    ({"block.count": 10 ** 9, "block.0.rd.reqs": 1},
-     sig.DomainStats(None, 1)),
+    ({"block.count": 2, "block.0.rd.reqs": 3, "block.0.wr.reqs": 4,
+      "block.1.rd.reqs": 5, "net.count": 1, "net.0.rx.pkts": 6,
+      "net.0.tx.pkts": 7}, 25),
+    ({}, None),
+    ({"block.count": "2", "block.0.rd.reqs": 1}, None),
+    ({"block.count": 10 ** 9, "block.0.rd.reqs": 1}, 1),
 ])
-def test_domain_stats(record: typing.Dict[str, typing.Any],
-                      expected: sig.DomainStats) -> None:
-    assert stats.domain_stats(record) == expected
+def test_io_ops(record: typing.Dict[str, typing.Any],
+                expected: typing.Optional[int]) -> None:
+    assert stats._io_ops(record) == expected
 
 
 class Recorder:
@@ -42,40 +40,55 @@ class Recorder:
         self.batches.append(batch)
 
 
-class SpyConnection(fakelibvirt.Connection):
-    calls: typing.List[typing.Tuple[int, int]] = []
-
-    def getAllDomainStats(self, stats: int = 0,
-                          flags: int = 0) -> typing.List[typing.Any]:
-        SpyConnection.calls.append((stats, flags))
-        return super().getAllDomainStats(stats, flags)
+def wait_for(predicate: typing.Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
-class SpyLibvirt(fakelibvirt.FakeLibvirt):
-    def open(self, uri: typing.Optional[str] = None) -> fakelibvirt.Connection:
-        conn = super().open(uri)
-        conn.__class__ = SpyConnection
-        return conn
-
-
-def test_samples_the_wanted_running_domains_without_waiting() -> None:
-    fake = SpyLibvirt()
-    fake.add_domain(U1, "one", "<domain/>")
-    fake.add_domain(U2, "two", "<domain/>")
-    fake.add_domain("other", "three", "<domain/>",
-                    state=fakelibvirt.C.VIR_DOMAIN_PAUSED)
+def test_samples_vcpu_time_per_domain_and_io_in_the_background() -> None:
+    fake = fakelibvirt.FakeLibvirt()
+    one = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
     recorder = Recorder()
     sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
                                  Inline(), recorder)
-    sampler.sample({U1, "other"})
+    sampler.sample({U1, "gone"})
     (batch,) = recorder.batches
-    assert [uuid for uuid, _ in batch] == [U1]
-    assert isinstance(batch[0][1], sig.DomainStats)
-    wanted_stats, flags = SpyConnection.calls[-1]
-    assert wanted_stats == (fake.VIR_DOMAIN_STATS_CPU_TOTAL
-                            | fake.VIR_DOMAIN_STATS_INTERFACE
-                            | fake.VIR_DOMAIN_STATS_BLOCK)
-    assert flags & fake.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+    ((uuid, first),) = batch
+    assert uuid == U1 and isinstance(first, sig.DomainStats)
+    assert first.cpu_time is not None and first.io_ops is None
+    # The I/O counters arrive on their own thread, for the next sample.
+    wait_for(lambda: not sampler._io_running.is_set())
+    sampler.sample({U1})
+    ((_, second),) = recorder.batches[-1]
+    assert isinstance(second, sig.DomainStats)
+    assert second.io_ops is not None and second.io_ops >= 0
+    assert second.cpu_time is not None
+    assert second.cpu_time > first.cpu_time
+    assert one.qemu_running.is_set()
+
+
+def test_a_stopped_qemu_freezes_vcpu_time_and_blocks_nothing() -> None:
+    fake = fakelibvirt.FakeLibvirt()
+    domain = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    recorder = Recorder()
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), recorder)
+    domain.stop_qemu()
+    try:
+        samples = []
+        for _ in range(3):
+            sampler.sample({U1})  # the I/O thread blocks; this does not
+            ((_, signal),) = recorder.batches[-1]
+            assert isinstance(signal, sig.DomainStats)
+            samples.append(signal.cpu_time)
+            time.sleep(0.02)
+        assert len(set(samples)) == 1
+        assert sampler._io_running.is_set()  # still blocked on QEMU
+    finally:
+        domain.cont_qemu()
+    wait_for(lambda: not sampler._io_running.is_set())
 
 
 def test_one_sample_at_a_time_and_none_for_nobody() -> None:

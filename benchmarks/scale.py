@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""How the monitor scales: CPU, memory, deadlines and detection at N guests.
+
+For each N, this starts the real monitor in a process of its own
+(``monitored.py``) and N simulated guests in a few other processes
+(``simguests.py``): real UNIX sockets, the real protocol, the guests
+listening and the monitor connecting, as with QEMU. Then:
+
+1. it waits until every instance is healthy (through the admin socket);
+2. over a steady window it measures the monitor process alone: CPU time
+   as a share of one core (``/proc/<pid>/stat``), and afterwards its peak
+   RSS (``VmHWM``);
+3. it counts missed deadlines: challenges the guests received later than
+   interval + 0.25 s after the previous one, challenges the monitor
+   counted as unanswered although every guest answered, and verdicts
+   about guests that were never silenced;
+4. it silences a sample of guests, one at a time at random moments, and
+   measures how long each takes to be reported (``heartbeat_lost``),
+   against the target interval x threshold + 0.5 s;
+5. it times one ``status`` question over the admin socket.
+
+One line per N on stdout, then one JSON line with every figure and the
+machine's conditions. ``--smoke`` runs a small N with short windows (CI).
+Run from the top of the tree::
+
+    .venv/bin/python benchmarks/scale.py 100 1000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import typing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from monitor_process import cpu_seconds  # noqa: E402
+from monitor_process import MonitorProcess  # noqa: E402
+from monitor_process import run_dir  # noqa: E402
+
+#: Guests served by one simulator process at most (two processes at least).
+GUESTS_PER_PROCESS = 2500
+
+
+class GuestProcesses:
+    """The simulated guests, in a few processes."""
+
+    def __init__(self, directory: str, count: int, interval: float):
+        self.procs: typing.List[typing.Tuple[int, subprocess.Popen[str]]] = []
+        processes = max(min(2, count), -(-count // GUESTS_PER_PROCESS))
+        per = -(-count // processes)
+        for first in range(0, count, per):
+            proc = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "simguests.py"),
+                 "--dir", directory, "--first", str(first), "--count",
+                 str(min(per, count - first)), "--interval", str(interval)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.procs.append((first, proc))
+        for _, proc in self.procs:
+            self._expect(proc, "ready")
+
+    @staticmethod
+    def _expect(proc: subprocess.Popen[str], prefix: str) -> str:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith(prefix):
+            raise RuntimeError("guest simulator said %r" % line)
+        return line
+
+    def ask(self, command: str,
+            proc: typing.Optional[subprocess.Popen[str]] = None
+            ) -> typing.List[str]:
+        answers = []
+        for _, each in self.procs:
+            if proc is not None and each is not proc:
+                continue
+            assert each.stdin is not None and each.stdout is not None
+            each.stdin.write(command + "\n")
+            each.stdin.flush()
+            answers.append(each.stdout.readline().strip())
+        return answers
+
+    def stats(self) -> typing.Dict[str, float]:
+        totals: typing.Dict[str, float] = {}
+        for answer in self.ask("stats"):
+            for key, value in json.loads(answer).items():
+                if key == "max_gap":
+                    totals[key] = max(totals.get(key, 0.0), value)
+                else:
+                    totals[key] = totals.get(key, 0) + value
+        return totals
+
+    def silence(self, index: int) -> float:
+        """Silence guest ``index``; the monotonic time it took effect."""
+        owner = max((p for p in self.procs if p[0] <= index),
+                    key=lambda p: p[0])[1]
+        [answer] = self.ask("silence %d" % index, owner)
+        return float(answer.split()[1])
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of every simulator process together."""
+        return sum(sum(cpu_seconds(p.pid)) for _, p in self.procs)
+
+    def stop(self) -> None:
+        for _, proc in self.procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for _, proc in self.procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def measure(count: int,
+            args: argparse.Namespace) -> typing.Dict[str, typing.Any]:
+    """Every figure for ``count`` guests."""
+    directory = tempfile.mkdtemp(prefix="hb-scale-", dir=run_dir())
+    guests = monitor = None
+    try:
+        guests = GuestProcesses(directory, count, args.interval)
+        monitor = MonitorProcess(directory, count, args)
+        ramp = monitor.wait_healthy(count, args.ramp_timeout)
+        time.sleep(args.settle)
+        return _steady_and_silence(count, args, guests, monitor, ramp)
+    finally:
+        if monitor is not None:
+            monitor.stop()
+        if guests is not None:
+            guests.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _steady_and_silence(count: int, args: argparse.Namespace,
+                        guests: GuestProcesses, monitor: MonitorProcess,
+                        ramp: float) -> typing.Dict[str, typing.Any]:
+    guests.ask("reset")
+    before = monitor.telemetry()
+    guests0 = guests.cpu_seconds()
+    cpu0, wall0 = monitor.cpu_seconds(), time.monotonic()
+    time.sleep(args.window)
+    cpu1, wall1 = monitor.cpu_seconds(), time.monotonic()
+    guests1 = guests.cpu_seconds()
+    after = monitor.telemetry()
+    seen = guests.stats()
+    latencies = _detect(count, args, guests, monitor)
+    peak_rss = monitor.peak_rss_kib()  # of monitoring, before the status
+    status_seconds = monitor.status_seconds()
+    limit = args.interval * args.threshold + 0.5
+    false = [v for v in monitor.verdicts
+             if v[1] not in monitor.silenced]
+    return {
+        "n": count, "ramp_seconds": round(ramp, 2),
+        "window_seconds": round(wall1 - wall0, 2),
+        "cpu_share": round((sum(cpu1) - sum(cpu0)) / (wall1 - wall0), 4),
+        "cpu_share_system": round((cpu1[1] - cpu0[1]) / (wall1 - wall0), 4),
+        "guests_cpu_share": round((guests1 - guests0) / (wall1 - wall0), 3),
+        "peak_rss_mib": round(peak_rss / 1024, 1),
+        "peak_rss_mib_after_status": round(monitor.peak_rss_kib() / 1024, 1),
+        "challenges": int(seen["challenges"]),
+        "late_challenges": int(seen["late"]),
+        "max_challenge_gap": seen["max_gap"],
+        "missed_heartbeats": after["missed"] - before["missed"],
+        "false_verdicts": len(false),
+        "loop_lag_max": round(after["loop_lag_max"], 4),
+        "loop_lag_p99_window": _p99(before["loop_lag"], after["loop_lag"]),
+        "loop_lag_window": [b - a for a, b in zip(
+            before["loop_lag"]["counts"], after["loop_lag"]["counts"])],
+        "stalls": after["stalls"], "dropped": after["dropped"],
+        "status_seconds": round(status_seconds, 3),
+        "detection_samples": len(latencies),
+        "detection_max": round(max(latencies), 3) if latencies else None,
+        "detection_median": (round(sorted(latencies)[len(latencies) // 2],
+                                   3) if latencies else None),
+        "detection_limit": limit,
+        "detected_within_limit": sum(1 for x in latencies if x <= limit),
+    }
+
+
+def _detect(count: int, args: argparse.Namespace, guests: GuestProcesses,
+            monitor: MonitorProcess) -> typing.List[float]:
+    """Silence a sample of guests at random moments; the latencies."""
+    sample = random.Random(count).sample(range(count),
+                                         min(args.silence, count))
+    silenced_at: typing.Dict[str, float] = {}
+    for index in sample:
+        time.sleep(random.uniform(0.0, args.interval / 2))
+        uuid = monitor.uuid_of(index)
+        monitor.silenced.add(uuid)
+        silenced_at[uuid] = guests.silence(index)
+    deadline = time.monotonic() + args.interval * args.threshold + 5.0
+    while time.monotonic() < deadline and not all(
+            u in monitor.lost for u in silenced_at):
+        time.sleep(0.1)
+    return [monitor.lost[u] - at for u, at in silenced_at.items()
+            if u in monitor.lost]
+
+
+def _p99(before: typing.Dict[str, typing.Any],
+         after: typing.Dict[str, typing.Any]) -> typing.Optional[float]:
+    """The bucket bound under which 99% of the window's lags fall."""
+    counts = [b - a for a, b in zip(before["counts"], after["counts"])]
+    total = sum(counts)
+    if not total:
+        return None
+    running = 0
+    for bound, n in zip(before["bounds"] + [float("inf")], counts):
+        running += n
+        if running >= 0.99 * total:
+            return float(bound)
+    return None
+
+
+def line(result: typing.Dict[str, typing.Any]) -> str:
+    return ("N=%(n)6d  cpu %(cpu)5.1f%% of one core (system %(sys).1f%%)"
+            "  peak RSS "
+            "%(peak_rss_mib)6.1f MiB  late challenges %(late_challenges)d"
+            "  missed %(missed_heartbeats)d  false verdicts "
+            "%(false_verdicts)d  loop lag max %(lag).1f ms  detection "
+            "max %(dmax)s s median %(dmed)s s (%(detected_within_limit)d/"
+            "%(detection_samples)d within %(detection_limit)g s)" % dict(
+                result, cpu=result["cpu_share"] * 100,
+                sys=result["cpu_share_system"] * 100,
+                lag=result["loop_lag_max"] * 1000,
+                dmax=result["detection_max"],
+                dmed=result["detection_median"]))
+
+
+def machine() -> typing.Dict[str, typing.Any]:
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [ln.split(":", 1)[1].strip() for ln in cpuinfo
+                  if ln.startswith("model name")]
+    return {"cpus": os.cpu_count(), "cpu_model": models[0] if models else "",
+            "load_average": os.getloadavg(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def parse(argv: typing.Optional[typing.Sequence[str]] = None
+          ) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("counts", nargs="*", type=int,
+                        help="numbers of guests (default 100 1000 10000)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="N=20, short windows: a quick check for CI")
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=0.5)
+    parser.add_argument("--threshold", type=int, default=3)
+    parser.add_argument("--window", type=float, default=30.0,
+                        help="seconds of steady state measured")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds between all healthy and the window")
+    parser.add_argument("--silence", type=int, default=20,
+                        help="guests silenced to measure detection")
+    parser.add_argument("--ramp-timeout", type=float, default=120.0)
+    parser.add_argument("--metrics-port", type=int, default=0,
+                        help="serve the metrics endpoint on this port "
+                        "while measuring (default: off)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.counts = args.counts or [20]
+        args.window, args.settle, args.silence = 3.0, 1.0, 3
+        args.ramp_timeout = 30.0
+    args.counts = args.counts or [100, 1000, 10000]
+    return args
+
+
+def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
+    args = parse(argv)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    conditions = machine()
+    results = []
+    for count in args.counts:
+        result = measure(count, args)
+        results.append(result)
+        print(line(result), flush=True)
+    conditions["load_average_after"] = os.getloadavg()
+    print(json.dumps({"benchmark": "scale", "interval": args.interval,
+                      "timeout": args.timeout, "threshold": args.threshold,
+                      "window": args.window, "machine": conditions,
+                      "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

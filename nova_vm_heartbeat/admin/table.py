@@ -1,0 +1,70 @@
+"""The ``status`` answer as a table for people.
+
+One row per instance; times in the unit that reads best; ``-`` where a
+value does not apply. The columns are explained in the operator guide
+(``doc/source/admin/operations.rst``).
+"""
+
+from __future__ import annotations
+
+import collections
+import typing
+
+from nova_vm_heartbeat.admin.wire import Json
+
+HEADERS = ("UUID", "NAME", "STATE", "FAULT", "LAST GOOD", "RTT",
+           "CHANNELS", "SUSPENDED")
+NONE = "-"
+
+
+def age(seconds: typing.Optional[float]) -> str:
+    """``0.4 s``, ``12 min``, ``3.2 h``."""
+    if seconds is None:
+        return NONE
+    if seconds < 60:
+        return "%.1f s" % seconds
+    if seconds < 3600:
+        return "%d min" % (seconds // 60)
+    return "%.1f h" % (seconds / 3600)
+
+
+def round_trip(seconds: typing.Optional[float]) -> str:
+    return NONE if seconds is None else "%.1f ms" % (seconds * 1000)
+
+
+def channels(instance: Json) -> str:
+    """The channels judged; ``(down)`` on one that cannot be used now."""
+    names = [c["channel"] + ("" if c["usable"] else "(down)")
+             for c in instance.get("channels", ())]
+    return " ".join(names) or NONE
+
+
+def suspended(instance: Json) -> str:
+    reasons = instance.get("suspended") or {}
+    return ", ".join("%s (%s left)" % (reason, age(left))
+                     for reason, left in sorted(reasons.items())) or NONE
+
+
+def row(instance: Json) -> typing.Tuple[str, ...]:
+    return (instance["uuid"], instance.get("name") or instance["domain"],
+            instance["state"], instance.get("fault_class") or NONE,
+            age(instance.get("last_good_age")),
+            round_trip(instance.get("rtt")), channels(instance),
+            suspended(instance))
+
+
+def render(instances: typing.Sequence[Json]) -> str:
+    """The table, and a summary line of the states."""
+    rows = [HEADERS] + [row(i) for i in instances]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(HEADERS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width
+                       in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines + [summary(instances)])
+
+
+def summary(instances: typing.Sequence[Json]) -> str:
+    counts = collections.Counter(i["state"] for i in instances)
+    parts = ", ".join("%d %s" % (n, state)
+                      for state, n in sorted(counts.items()))
+    noun = "instance" if len(instances) == 1 else "instances"
+    return "%d %s%s" % (len(instances), noun, ": " + parts if parts else "")

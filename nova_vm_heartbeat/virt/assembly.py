@@ -1,0 +1,72 @@
+"""The monitor inside nova-compute, built like the standalone one.
+
+:class:`NovaMonitor` is the standalone monitor's
+:class:`~nova_vm_heartbeat.cmd.monitor.Monitor` with Nova's parts: the
+host name is Nova's ``[DEFAULT] host``, instances come from Nova
+(:class:`~.source.NovaInstanceSource`), verdicts go out through Nova's
+versioned notifier (:class:`~.sink.NovaSink`), and libvirt's lifecycle
+events come from the driver instead of an event thread of our own.
+Whatever the standalone monitor builds from the configuration besides
+(options, bounds, limits) is built here the same way.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from oslo_config import cfg
+
+from nova_vm_heartbeat.cmd import monitor as cmd_monitor
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat.runtime.service import MonitorService
+from nova_vm_heartbeat.sinks.base import Sink
+from nova_vm_heartbeat.sources.base import InstanceSource
+from nova_vm_heartbeat.virt.sink import NovaSink
+from nova_vm_heartbeat.virt import source as nova_source
+
+
+class NovaMonitor(cmd_monitor.Monitor):
+    """The monitor of one nova-compute host.
+
+    :param libvirt: the libvirt module and URI for QEMU guest agent
+        challenges and domain statistics; None for the heartbeat channel
+        only.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts, host: str,
+                 libvirt: typing.Optional[typing.Tuple[typing.Any, str]],
+                 fetch: typing.Optional[nova_source.Fetch] = None):
+        self._host = host
+        self._libvirt = libvirt
+        self._fetch = fetch or nova_source.conductor_fetch(host)
+        self.nova_source: typing.Optional[
+            nova_source.NovaInstanceSource] = None
+        self.monitor_service: typing.Optional[MonitorService] = None
+        super().__init__(conf, cmd_monitor.Factories(
+            source=self._make_source, service=self._make_service,
+            sink=self._make_sink))
+
+    def host(self, conf: cfg.ConfigOpts) -> str:
+        return self._host
+
+    def libvirt_uri(self, conf: cfg.ConfigOpts) -> typing.Optional[str]:
+        return self._libvirt[1] if self._libvirt else None
+
+    def describe_sink(self, conf: cfg.ConfigOpts) -> str:
+        return "Nova's versioned notifier"
+
+    def _make_source(self, uri: str, defaults: Settings) -> InstanceSource:
+        self.nova_source = nova_source.NovaInstanceSource(
+            self._fetch, self.socket_dir, defaults)
+        return self.nova_source
+
+    def _make_sink(self, name: str, conf: cfg.ConfigOpts) -> Sink:
+        return NovaSink()
+
+    def _make_service(self, source: InstanceSource, sink: Sink,
+                      options: RuntimeOptions) -> cmd_monitor.Service:
+        module = self._libvirt[0] if self._libvirt else None
+        self.monitor_service = MonitorService(
+            source, sink, options, libvirt=module, lifecycle_events=False)
+        return self.monitor_service

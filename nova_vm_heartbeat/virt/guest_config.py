@@ -1,0 +1,70 @@
+"""What the driver adds to a guest's libvirt configuration.
+
+* the heartbeat channel: a virtio-serial port ``org.openstack.heartbeat.0``
+  whose host end is a UNIX socket that QEMU binds at a path derived from
+  the instance name alone (:func:`socket_path`), so the monitor finds it
+  without reading the domain XML back;
+* our metadata element, ``<hb:heartbeat interval=... />``, with the
+  settings the flavor asked for, so that the standalone monitor
+  (``nova_vm_heartbeat.sources.domain_xml``) judges the instance the same
+  way after nova-compute is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+
+from nova.virt.libvirt import config as vconfig
+
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.sources import domain_xml
+
+#: The settings written as attributes (``domain_xml`` reads them back).
+METADATA_ATTRIBUTES = ("interval", "timeout", "failure_threshold",
+                       "boot_grace")
+#: AF_UNIX socket paths hold at most 107 bytes and a NUL.
+MAX_SOCKET_PATH = 107
+
+
+class SocketPathTooLong(ValueError):
+    """The derived socket path does not fit in a UNIX socket address."""
+
+
+def socket_path(socket_dir: str, instance_name: str) -> str:
+    """The host path of an instance's heartbeat socket.
+
+    :raises SocketPathTooLong: ``[heartbeat] socket_dir`` is too long.
+    """
+    path = os.path.join(socket_dir, "%s.%s.sock" % (
+        domain_xml.HEARTBEAT_CHANNEL, instance_name))
+    if len(path.encode()) > MAX_SOCKET_PATH:
+        raise SocketPathTooLong(
+            "the heartbeat socket path %s is %d bytes long; UNIX sockets "
+            "allow %d: choose a shorter [heartbeat] socket_dir"
+            % (path, len(path.encode()), MAX_SOCKET_PATH))
+    return path
+
+
+def channel(path: str) -> vconfig.LibvirtConfigGuestChannel:
+    """The heartbeat channel device (QEMU binds, nova-compute connects)."""
+    device = vconfig.LibvirtConfigGuestChannel()
+    device.type = "unix"
+    device.target_name = domain_xml.HEARTBEAT_CHANNEL
+    device.source_path = path
+    return device
+
+
+class HeartbeatMetadata(vconfig.LibvirtConfigObject):  # type: ignore[misc]
+    """``<hb:heartbeat>`` in the domain's ``<metadata>``."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(root_name="heartbeat", ns_prefix="hb",
+                         ns_uri=domain_xml.HB_NS)
+        self.settings = settings
+
+    def format_dom(self) -> typing.Any:
+        node = self._new_node(self.root_name)
+        for name in METADATA_ATTRIBUTES:
+            node.set(name, "%g" % getattr(self.settings, name))
+        return node

@@ -1,0 +1,39 @@
+"""Extra spec validators for nova-api (``nova.api.extra_spec_validators``).
+
+From API microversion 2.86 Nova refuses any ``hw:`` extra spec it has no
+validator for, so this module must be installed where nova-api runs. It
+imports only Nova's validator base: nova-api loads it at start-up.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from nova.api.validation.extra_specs import base
+
+from nova_vm_heartbeat.virt import specs
+
+
+def _validators() -> typing.List[base.ExtraSpecValidator]:
+    found = [base.ExtraSpecValidator(
+        name=specs.ENABLED,
+        description=(
+            "Monitor the guest with introspective heartbeats "
+            "(nova-vm-heartbeat): adds the org.openstack.heartbeat.0 "
+            "virtio-serial channel. Only supported by the "
+            "heartbeat_libvirt.HeartbeatLibvirtDriver compute driver."),
+        value={"type": bool,
+               "description": "Whether heartbeat monitoring is on."})]
+    for spec in specs.INTEGER_SPECS:
+        found.append(base.ExtraSpecValidator(
+            name=spec.key,
+            description=spec.description + " Only used when "
+            "hw:heartbeat is true; the operator's [heartbeat] bounds "
+            "clamp it on the compute host.",
+            value={"type": int, "min": spec.minimum, "max": spec.maximum}))
+    return found
+
+
+def register() -> typing.List[base.ExtraSpecValidator]:
+    """The validators, one per key (the entry point's contract)."""
+    return _validators()

@@ -1,0 +1,138 @@
+"""Nova's operations make the guest go quiet, and no verdict comes of it.
+
+In each test the guest answers, then Nova does something that silences a
+real guest (the fake hypervisor stops the agent process, see
+:mod:`.qemu`) for longer than the test flavor takes to lose a heartbeat.
+libvirt's lifecycle events are injected as libvirt would send them. No
+heartbeat notification may come out, and the instance must be judged
+healthy again afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import typing
+
+from nova.tests.functional.libvirt import base as libvirt_base
+from nova.virt import event as virtevent
+
+from nova_vm_heartbeat.monitor.state import MonitorState
+from tests.functional_nova import base
+
+E = virtevent
+
+
+class OperationsTest(base.HeartbeatTestBase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start_compute()
+        self.server = self.boot_monitored()
+
+    def quiet(self) -> None:
+        """The guest stays silent long enough to be judged lost."""
+        time.sleep(base.JUDGED_WITHIN)
+        self.assertNotEqual(MonitorState.FAILED, self.state(self.server))
+        self.assertEqual([], self.heartbeat_notifications())
+
+    def assert_healthy_and_silent(self) -> None:
+        self.wait_state(self.server, MonitorState.HEALTHY)
+        self.assertEqual([], self.heartbeat_notifications())
+
+    def action(self, body: typing.Dict[str, typing.Any], status: str) -> None:
+        self.api.post_server_action(self.server["id"], body)
+        self._wait_for_state_change(self.server, status)
+
+    def test_pause_and_unpause(self) -> None:
+        self.action({"pause": None}, "PAUSED")
+        self.inject(self.server, E.EVENT_LIFECYCLE_PAUSED)
+        self.quiet()
+        self.assertEqual(MonitorState.INACTIVE, self.state(self.server))
+        self.action({"unpause": None}, "ACTIVE")
+        self.inject(self.server, E.EVENT_LIFECYCLE_RESUMED)
+        self.assert_healthy_and_silent()
+
+    def test_hard_reboot(self) -> None:
+        self._reboot_server(self.server, hard=True)
+        self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
+        self.quiet()
+        self.assert_healthy_and_silent()
+
+    def test_soft_reboot(self) -> None:
+        self._reboot_server(self.server, hard=False)
+        self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
+        self.quiet()
+        self.assert_healthy_and_silent()
+
+    def test_stop_and_start(self) -> None:
+        self._stop_server(self.server)
+        self.inject(self.server, E.EVENT_LIFECYCLE_STOPPED)
+        self.quiet()
+        self.assertEqual(MonitorState.INACTIVE, self.state(self.server))
+        self._start_server(self.server)
+        self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
+        self.assert_healthy_and_silent()
+
+    def test_snapshot(self) -> None:
+        # A cold snapshot: the guest's memory is saved, the disk copied and
+        # the guest restored (fakelibvirt cannot take live snapshots).
+        self.flags(disable_libvirt_livesnapshot=True, group="workarounds")
+        self._snapshot_server(self.server, "snap")
+        self.notifier.wait_for_versioned_notifications(
+            "instance.snapshot.end", timeout=base.WAIT)
+        self._wait_for_state_change(self.server, "ACTIVE")
+        # libvirt reports the restore from the saved memory as a start.
+        self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
+        self.assert_healthy_and_silent()
+
+    def test_shelve(self) -> None:
+        # Kept on the host (not offloaded): powered off, then snapshotted.
+        self.flags(shelved_offload_time=-1)
+        self._shelve_server(self.server, expected_state="SHELVED")
+        # No event: Nova holds libvirt's "stopped" back for 15 seconds, and
+        # the snapshot after the power off must not make it look running.
+        self.quiet()
+        self.assertEqual(MonitorState.INACTIVE, self.state(self.server))
+
+
+class LiveMigrationTest(
+        libvirt_base.LibvirtMigrationMixin,  # type: ignore[misc]
+        base.HeartbeatTestBase):
+    """The guest moves between two computes that share the socket path.
+
+    Both computes run in this process, so the server's socket path is the
+    same on both, as the fake guest's relay is: the source monitor lets go
+    of the instance, the destination's takes it over.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start_compute("src")
+        self.start_compute("dest")
+        self.src = self.computes["src"]
+        self.dest = self.computes["dest"]
+        self.server = self.boot_monitored(host="src")
+
+    def _migrate_stub(self, domain, destination, params, flags) -> None:
+        """A switchover during which the guest is silent."""
+        guest = self.guests.guests[self.server["id"]]
+        guest.freeze()
+        time.sleep(base.JUDGED_WITHIN)
+        super()._migrate_stub(domain, destination, params, flags)
+        guest.thaw()
+
+    def test_live_migration(self) -> None:
+        self.api.post_server_action(self.server["id"], {
+            "os-migrateLive": {"host": "dest", "block_migration": "auto"}})
+        self._wait_for_server_parameter(
+            self.server, {"OS-EXT-SRV-ATTR:host": "dest", "status": "ACTIVE"},
+            max_retries=int(base.WAIT * 2))
+        self._wait_for_migration_status(self.server, ["completed"])
+        self.inject(self.server, E.EVENT_LIFECYCLE_MIGRATION_COMPLETED,
+                    host="src")
+        self.inject(self.server, E.EVENT_LIFECYCLE_RESUMED, host="dest")
+        self.assertEqual("dest", self.api.get_server(self.server["id"])[
+            "OS-EXT-SRV-ATTR:host"])
+        self.wait_state(self.server, MonitorState.HEALTHY, host="dest")
+        self.wait_state(self.server, None, host="src")
+        self.assertEqual([], self.heartbeat_notifications())

@@ -1,0 +1,30 @@
+"""The monitor lives and dies with the compute service."""
+
+from __future__ import annotations
+
+import time
+
+from tests.functional_nova import base
+
+
+class ServiceTest(base.HeartbeatTestBase):
+
+    def test_the_compute_service_stops_with_the_monitor_joined(self) -> None:
+        self.start_compute()
+        self.boot_monitored()
+        driver = self.driver()
+        monitor = driver.heartbeat_monitor
+        assert monitor is not None and monitor.monitor_service is not None
+        self.assertIn("heartbeat-monitor", self.heartbeat_threads())
+
+        began = time.monotonic()
+        self.computes["compute1"].stop()
+        # Nova runs cleanup_host in a thread of its own and does not wait
+        # for it in tests; the monitor must be gone soon after.
+        while self.heartbeat_threads() or driver.heartbeat_monitor:
+            if time.monotonic() - began > base.WAIT:
+                self.fail("still running %g s after stop: %s" % (
+                    base.WAIT, self.heartbeat_threads()))
+            time.sleep(0.05)
+        self.assertIsNone(driver.heartbeat_awareness.source)
+        self.assertEqual([], self.heartbeat_notifications())

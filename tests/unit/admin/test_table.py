@@ -1,0 +1,43 @@
+"""The status table people read."""
+
+from __future__ import annotations
+
+from nova_vm_heartbeat.admin import table
+from nova_vm_heartbeat.admin import wire
+from tests.unit.admin import fakes
+
+
+def instances():
+    return [wire.instance(s) for s in (fakes.HEALTHY, fakes.FAILED,
+                                       fakes.SUSPENDED)]
+
+
+def test_times_read_well() -> None:
+    assert table.age(None) == "-"
+    assert table.age(0.42) == "0.4 s"
+    assert table.age(125) == "2 min"
+    assert table.age(7200) == "2.0 h"
+    assert table.round_trip(0.00123) == "1.2 ms"
+    assert table.round_trip(None) == "-"
+
+
+def test_rows_hold_every_column() -> None:
+    healthy, failed, suspended = [table.row(i) for i in instances()]
+    assert healthy == (fakes.HEALTHY.uuid, "web-1", "healthy", "-",
+                       "0.4 s", "1.2 ms", "heartbeat qga", "-")
+    # No display name: the domain name stands in.
+    assert failed[1:5] == ("instance-00000002", "failed", "guest_hung",
+                           "2 min")
+    assert suspended[6:] == ("heartbeat(down)",
+                             "operation:snapshot (59 min left)")
+
+
+def test_the_table_is_aligned_and_summed_up() -> None:
+    text = table.render(instances())
+    lines = text.splitlines()
+    assert lines[0].split() == ["UUID", "NAME", "STATE", "FAULT", "LAST",
+                                "GOOD", "RTT", "CHANNELS", "SUSPENDED"]
+    columns = {line.index(" ", 36) for line in lines[:4]}
+    assert len(columns) == 1  # the uuid column has one width
+    assert lines[-1] == "3 instances: 1 failed, 1 healthy, 1 suspended"
+    assert table.render([]).splitlines()[-1] == "0 instances"

@@ -1,0 +1,139 @@
+"""One message through the bridge: when it is acknowledged, when not."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import typing
+
+import pytest
+
+from nova_vm_heartbeat.masakari import client as mc
+from nova_vm_heartbeat.masakari.delivery import Deliverer
+from nova_vm_heartbeat.masakari.delivery import Disposition
+from nova_vm_heartbeat.masakari.gate import RetryGate
+from nova_vm_heartbeat.masakari.request import Selection
+from nova_vm_heartbeat.masakari.request import VmNotification
+from nova_vm_heartbeat.monitor import verdicts as vd
+from nova_vm_heartbeat.notifications import payload
+
+UUID = "8c1b2f4e-49d5-4a0a-9f3b-2b8f0c0a7e11"
+ACCEPTED = mc.Answer(mc.Outcome.ACCEPTED, status=202, notification_uuid="n")
+DOWN = mc.Answer(mc.Outcome.UNAVAILABLE, detail="refused")
+REFUSED = mc.Answer(mc.Outcome.REJECTED, status=400,
+                    detail="Host with name compute-9 could not be found.")
+
+
+class Sender:
+    """Answers from a script; remembers what it was sent."""
+
+    def __init__(self, *answers: mc.Answer):
+        self.answers = list(answers)
+        self.sent: typing.List[VmNotification] = []
+
+    def send(self, notification: VmNotification) -> mc.Answer:
+        self.sent.append(notification)
+        return self.answers.pop(0)
+
+
+def message(fault=vd.FaultClass.GUEST_HUNG, host="compute-1",
+            kind=vd.VerdictKind.HEARTBEAT_LOST):
+    verdict = vd.Verdict(kind=kind, fault_class=fault,
+                         severity=vd.SEVERITIES[fault], episode=1,
+                         reason="r")
+    note = payload.build(verdict, payload.Identity(UUID, host), "FAILED",
+                         datetime.datetime.now(datetime.timezone.utc), "v")
+    return note.event_type, note.publisher_id, note.payload
+
+
+def deliverer(sender: Sender, attempts: int = 2,
+              gate: typing.Optional[RetryGate] = None) -> Deliverer:
+    return Deliverer(sender, Selection.from_names(["guest_hung"]),
+                     gate or RetryGate(0.0, 0.0), attempts)
+
+
+def test_acknowledged_once_masakari_accepted():
+    sender = Sender(ACCEPTED)
+    assert deliverer(sender).handle(*message()) is Disposition.ACK
+    [sent] = sender.sent
+    assert sent.instance_uuid == UUID and sent.hostname == "compute-1"
+
+
+def test_duplicate_is_done_with():
+    sender = Sender(mc.Answer(mc.Outcome.DUPLICATE, status=409))
+    assert deliverer(sender).handle(*message()) is Disposition.ACK
+
+
+def test_retried_then_requeued_while_masakari_is_away():
+    sender = Sender(DOWN, DOWN)
+    assert deliverer(sender).handle(*message()) is Disposition.REQUEUE
+    assert len(sender.sent) == 2
+
+
+def test_retry_succeeds_within_the_attempts():
+    sender = Sender(DOWN, ACCEPTED)
+    assert deliverer(sender).handle(*message()) is Disposition.ACK
+
+
+def test_unselected_verdicts_never_reach_masakari(caplog):
+    sender = Sender()
+    caplog.set_level(logging.INFO)
+    result = deliverer(sender).handle(*message(vd.FaultClass.AGENT_FAILURE))
+    assert result is Disposition.ACK and sender.sent == []
+    assert "not selected" in caplog.text
+
+
+def test_restored_verdicts_ask_for_nothing(caplog):
+    sender = Sender()
+    caplog.set_level(logging.DEBUG)
+    result = deliverer(sender).handle(*message(
+        kind=vd.VerdictKind.HEARTBEAT_RESTORED))
+    assert result is Disposition.ACK and sender.sent == []
+    assert "ends an episode" in caplog.text
+
+
+def test_malformed_messages_are_dropped(caplog):
+    sender = Sender()
+    event_type, publisher, data = message()
+    data["nova_object.data"]["instance_uuid"] = "nope"
+    assert (deliverer(sender).handle(event_type, publisher, data)
+            is Disposition.ACK)
+    assert sender.sent == [] and "malformed" in caplog.text
+
+
+def test_refusal_is_logged_once_per_host_with_the_fix(caplog):
+    sender = Sender(REFUSED, REFUSED, ACCEPTED, REFUSED)
+    bridge = deliverer(sender)
+    caplog.set_level(logging.DEBUG)
+    for _ in range(2):
+        assert bridge.handle(*message(host="compute-9")) is Disposition.ACK
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "openstack segment host create" in errors[0].getMessage()
+    # Accepted once, the next refusal is news again.
+    bridge.handle(*message(host="compute-9"))
+    bridge.handle(*message(host="compute-9"))
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2
+
+
+def test_requeued_at_once_when_the_bridge_stops():
+    gate = RetryGate(60.0, 60.0)
+    sender = Sender(DOWN)
+    bridge = deliverer(sender, attempts=5, gate=gate)
+    gate.stop()
+    assert bridge.handle(*message()) is Disposition.REQUEUE
+    assert sender.sent == []
+
+
+def test_a_sender_exception_closes_the_gate_and_propagates():
+    class Broken:
+        def send(self, notification):
+            raise RuntimeError("bug")
+
+    gate = RetryGate(5.0, 5.0)
+    bridge = Deliverer(Broken(), Selection.from_names(["guest_hung"]),
+                       gate, 1)
+    with pytest.raises(RuntimeError):
+        bridge.handle(*message())
+    assert gate.failing

@@ -1,0 +1,183 @@
+"""The Nova instance source: conductor answers and the driver's word."""
+
+from __future__ import annotations
+
+import datetime
+import types
+import typing
+
+import pytest
+
+from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.virt import source as nova_source
+
+NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.timezone.utc)
+ON = {"hw:heartbeat": "true", "hw:heartbeat_interval": "2"}
+
+
+def instance(n: int,
+             extra_specs: typing.Optional[typing.Dict[str, str]] = None,
+             **fields: typing.Any) -> types.SimpleNamespace:
+    values = dict(
+        uuid="00000000-0000-4000-8000-%012d" % n, name="instance-%08x" % n,
+        display_name="vm-%d" % n,
+        flavor=types.SimpleNamespace(extra_specs=ON if extra_specs is None
+                                     else extra_specs),
+        system_metadata={"image_hw_qemu_guest_agent": "yes"},
+        launched_at=NOW - datetime.timedelta(seconds=600),
+        vm_state="active", task_state=None, power_state=1)
+    values.update(fields)
+    return types.SimpleNamespace(**values)
+
+
+class Conductor:
+    """Answers what it is told; counts the questions."""
+
+    def __init__(self, *instances: types.SimpleNamespace):
+        self.instances = list(instances)
+        self.asked = 0
+        self.during: typing.Optional[typing.Callable[[], None]] = None
+
+    def __call__(self) -> typing.List[types.SimpleNamespace]:
+        self.asked += 1
+        answer = list(self.instances)
+        if self.during is not None:
+            self.during()  # the driver speaks while the question runs
+        return answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(conductor: Conductor, clock: Clock,
+         socket_dir: str = "/run/hb") -> nova_source.NovaInstanceSource:
+    return nova_source.NovaInstanceSource(
+        conductor, socket_dir, Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=60.0)
+
+
+def test_only_heartbeat_flavors_are_listed_with_their_settings() -> None:
+    conductor = Conductor(instance(1), instance(2, extra_specs={}),
+                          instance(3, {"hw:heartbeat": "false"}))
+    [info] = make(conductor, Clock()).instances()
+    assert info.uuid.endswith("1")
+    assert info.domain_name == "instance-00000001"
+    assert info.display_name == "vm-1"
+    assert info.heartbeat_socket == (
+        "/run/hb/org.openstack.heartbeat.0.instance-00000001.sock")
+    assert info.settings.interval == 2 and info.settings.qga
+    assert info.running and info.uptime == 600.0
+
+
+def test_only_active_idle_powered_on_instances_are_judged() -> None:
+    conductor = Conductor(
+        instance(1), instance(2, vm_state="paused"),
+        instance(3, task_state="rebooting"), instance(4, power_state=4))
+    running = {i.domain_name: i.running
+               for i in make(conductor, Clock()).instances()}
+    assert running == {"instance-00000001": True, "instance-00000002": False,
+                       "instance-00000003": False, "instance-00000004": False}
+
+
+def test_the_conductor_is_asked_at_a_modest_rate() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = make(conductor, clock)
+    source.instances()
+    clock.now += 59
+    source.instances()
+    assert conductor.asked == 1
+    clock.now += 1
+    source.instances()
+    assert conductor.asked == 2
+
+
+def test_the_driver_keeps_the_answer_current_between_questions() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = make(conductor, clock)
+    source.instances()
+    source.observed(instance(1).uuid, False)
+    source.add(instance(2, launched_at=None), running=True)
+    infos = {i.domain_name: i for i in source.instances()}
+    assert not infos["instance-00000001"].running
+    assert infos["instance-00000002"].running
+    assert infos["instance-00000002"].uptime is None  # a fresh boot
+    source.remove(instance(2).uuid)
+    assert [i.domain_name for i in source.instances()] == [
+        "instance-00000001"]
+
+
+def test_a_word_newer_than_the_question_wins_over_its_answer() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = make(conductor, clock)
+    source.instances()
+
+    def spoken_while_asked() -> None:
+        clock.now += 1
+        source.observed(instance(1).uuid, False)
+        source.add(instance(2), running=True)
+
+    conductor.during = spoken_while_asked
+    clock.now += 60
+    infos = {i.domain_name: i.running for i in source.instances()}
+    assert infos == {"instance-00000001": False, "instance-00000002": True}
+    conductor.during = None
+    clock.now += 60  # the next answer is newer than every word: it rules
+    infos = {i.domain_name: i.running for i in source.instances()}
+    assert infos == {"instance-00000001": True}
+
+
+def test_a_socket_dir_too_long_leaves_qga_only() -> None:
+    conductor = Conductor(instance(1))
+    [info] = make(conductor, Clock(), socket_dir="/" + "x" * 90).instances()
+    assert info.heartbeat_socket is None
+
+
+class Listing:
+    """Stands for nova.objects.InstanceList: answers or fails."""
+
+    error: typing.Optional[Exception] = None
+    asked: typing.List[typing.Tuple[str, typing.List[str]]] = []
+
+    @classmethod
+    def get_by_host(cls, context, host, expected_attrs):
+        cls.asked.append((host, expected_attrs))
+        if cls.error is not None:
+            raise cls.error
+        return [instance(1)]
+
+
+@pytest.fixture
+def listing(monkeypatch) -> typing.Type[Listing]:
+    from nova import objects
+    monkeypatch.setattr(objects, "InstanceList", Listing, raising=False)
+    Listing.error, Listing.asked = None, []
+    return Listing
+
+
+def test_the_conductor_is_asked_for_flavors_and_system_metadata(
+        listing) -> None:
+    [found] = nova_source.conductor_fetch("compute-1")()
+    assert found.name == "instance-00000001"
+    assert listing.asked == [("compute-1", ["flavor", "system_metadata"])]
+
+
+def test_a_conductor_that_does_not_answer_is_unavailable(listing) -> None:
+    import oslo_messaging
+    listing.error = oslo_messaging.MessagingTimeout("no reply in 60 s")
+    with pytest.raises(exception.SourceUnavailable,
+                       match="instances of compute-1: no reply in 60 s"):
+        nova_source.conductor_fetch("compute-1")()
+
+
+def test_an_instance_that_cannot_be_read_is_left_out(caplog) -> None:
+    broken = instance(2)
+    broken.flavor = None  # as a half-deleted instance might be
+    [info] = make(Conductor(instance(1), broken), Clock()).instances()
+    assert info.domain_name == "instance-00000001"
+    assert "%s: cannot read its flavor" % broken.uuid in caplog.text

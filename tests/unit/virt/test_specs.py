@@ -1,0 +1,43 @@
+"""Flavor extra specs and image properties into monitor settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.virt import specs
+
+DEFAULTS = Settings(interval=10.0, timeout=5.0, failure_threshold=3,
+                    boot_grace=300.0, heartbeat=False, qga=False)
+
+
+@pytest.mark.parametrize("value, on", [
+    ("true", True), ("True", True), ("1", True), ("yes", True),
+    ("false", False), ("0", False), ("maybe", False), (None, False)])
+def test_enabled(value, on) -> None:
+    extra = {} if value is None else {"hw:heartbeat": value}
+    assert specs.enabled(extra) is on
+
+
+def test_settings_take_the_flavor_over_the_defaults() -> None:
+    got = specs.settings({
+        "hw:heartbeat": "true", "hw:heartbeat_interval": "2",
+        "hw:heartbeat_timeout": "1", "hw:heartbeat_failure_threshold": "4",
+        "hw:heartbeat_boot_grace": "60"}, DEFAULTS, qga=True)
+    assert got == Settings(interval=2, timeout=1, failure_threshold=4,
+                           boot_grace=60, heartbeat=True, qga=True)
+
+
+def test_values_the_api_would_refuse_are_ignored() -> None:
+    got = specs.settings({"hw:heartbeat_interval": "0",
+                          "hw:heartbeat_timeout": "x",
+                          "hw:heartbeat_boot_grace": "99999999"},
+                         DEFAULTS, qga=False)
+    assert (got.interval, got.timeout, got.boot_grace) == (10.0, 5.0, 300.0)
+    assert got.heartbeat is True
+
+
+def test_qga_comes_from_the_image_property() -> None:
+    assert specs.qga_enabled({"image_hw_qemu_guest_agent": "yes"})
+    assert not specs.qga_enabled({"image_hw_qemu_guest_agent": "no"})
+    assert not specs.qga_enabled({})

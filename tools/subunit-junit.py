@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Write one junit XML file from stestr's subunit streams, one per mode.
+
+Usage: subunit-junit.py OUT.xml LABEL=RUN.subunit [LABEL=RUN.subunit...]
+
+The Nova tier runs the same tests twice (threading and eventlet mode), so
+each run becomes a ``<testsuite name=LABEL>`` and every test id is
+prefixed with ``LABEL.``: the summary in tools/test.sh counts both runs,
+and a failure says in which mode. (``subunit2junitxml`` would need the
+unmaintained ``junitxml`` package; python-subunit and testtools come with
+stestr.)
+"""
+
+import sys
+import xml.etree.ElementTree as ET
+
+import subunit
+import testtools
+
+#: subunit status -> the junit element that reports it (None: passed)
+OUTCOMES = {"success": None, "fail": "failure", "uxsuccess": "failure",
+            "skip": "skipped", "xfail": None}
+
+
+def read(path):
+    """The finished tests of a subunit v2 stream, as StreamToDict sees them."""
+    tests = []
+    with open(path, "rb") as stream:
+        result = testtools.StreamToDict(tests.append)
+        result.startTestRun()
+        subunit.ByteStreamToStreamResult(
+            stream, non_subunit_name="stdout").run(result)
+        result.stopTestRun()
+    return [t for t in tests if t["status"] in OUTCOMES]
+
+
+def details(test):
+    return "\n".join(content.as_text()
+                     for content in test["details"].values())
+
+
+def suite(label, tests):
+    element = ET.Element("testsuite", name=label)
+    counts = {"failure": 0, "skipped": 0}
+    total = 0.0
+    for test in tests:
+        classname, _, name = test["id"].rpartition(".")
+        start, stop = (list(test["timestamps"]) + [None, None])[:2]
+        seconds = (stop - start).total_seconds() if start and stop else 0.0
+        total += seconds
+        case = ET.SubElement(element, "testcase", name=name,
+                             classname="%s.%s" % (label, classname),
+                             time="%.3f" % seconds)
+        outcome = OUTCOMES[test["status"]]
+        if outcome is not None:
+            counts[outcome] += 1
+            ET.SubElement(case, outcome).text = details(test)
+    element.set("tests", str(len(tests)))
+    element.set("failures", str(counts["failure"]))
+    element.set("errors", "0")
+    element.set("skipped", str(counts["skipped"]))
+    element.set("time", "%.3f" % total)
+    return element
+
+
+def main(argv):
+    if len(argv) < 3 or not all("=" in a for a in argv[2:]):
+        sys.exit(__doc__)
+    merged = ET.Element("testsuites")
+    for spec in argv[2:]:
+        label, path = spec.split("=", 1)
+        merged.append(suite(label, read(path)))
+    ET.ElementTree(merged).write(argv[1], encoding="utf-8",
+                                 xml_declaration=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
