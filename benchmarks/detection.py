@@ -65,12 +65,8 @@ class Bench:
     def guests(self, count: int, **fields: typing.Any,
                ) -> typing.List[guests.Guest]:
         """Boot ``count`` guests at once; wait until all are healthy."""
-        mark = self.lab.mark()
-        booted = [self.start(display_name="bench", **fields)
-                  for _ in range(count)]
-        for guest in booted:
-            self.lab.wait_healthy(guest, mark, hello=True)
-        return booted
+        return self.lab.healthy_guests(self.start, count,
+                                       display_name="bench", **fields)
 
     def fault(self, fault: lab_.Fault, repeat: int) -> None:
         if fault.heals:

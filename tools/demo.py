@@ -11,7 +11,8 @@ and the guest image cached. It
 3. listens on the bus like a Masakari bridge or Vitrage would;
 4. boots two TCG guests shaped like Nova instances (Nova's metadata and
    channel socket paths), running qemu-ga and our agent;
-5. shows a live status table until both are healthy, hangs one of them
+5. shows a live status table (the one ``nova-vm-heartbeat status`` prints)
+   until both are healthy, hangs one of them
    (its heartbeat agent and qemu-ga stopped with SIGSTOP: the kernel runs
    on, nothing answers), and prints the notification when it arrives;
 6. removes every domain, and stops everything it started, also on Ctrl-C.
@@ -44,6 +45,8 @@ cmd.use_native_threads()
 
 from oslo_config import cfg  # noqa: E402
 
+from nova_vm_heartbeat.admin import table  # noqa: E402
+from nova_vm_heartbeat.admin import wire  # noqa: E402
 from nova_vm_heartbeat.cmd import monitor as monitor_cmd  # noqa: E402
 from nova_vm_heartbeat.runtime.fleet import InstanceStatus  # noqa: E402
 from tests.functional.fixtures import RabbitMQ  # noqa: E402
@@ -80,48 +83,12 @@ def _interrupt(signum: int, frame: typing.Optional[types.FrameType]) -> None:
 # -- the status table ------------------------------------------------------
 
 
-def _age(seconds: typing.Optional[float]) -> str:
-    return "-" if seconds is None else "%.1f s ago" % seconds
-
-
-def _rtt(seconds: typing.Optional[float]) -> str:
-    return "-" if seconds is None else "%.1f ms" % (seconds * 1000)
-
-
-def rows(statuses: typing.List[InstanceStatus]) -> typing.List[
-        typing.Tuple[str, ...]]:
-    """One row per instance: what an operator wants at a glance."""
-    table: typing.List[typing.Tuple[str, ...]] = []
-    for item in sorted(statuses, key=lambda s: s.display_name):
-        status = item.status
-        good = [c for c in status.channels if c.last_good_age is not None]
-        last = min((c.last_good_age for c in good
-                    if c.last_good_age is not None), default=None)
-        rtts = ", ".join("%s %s" % (c.channel.value, _rtt(c.rtt))
-                         for c in status.channels)
-        channels = " ".join("%s%s" % (c.channel.value,
-                                      "" if c.usable else "(down)")
-                            for c in status.channels)
-        state = status.state.value
-        if status.fault_class is not None:
-            state += " (%s)" % status.fault_class.value
-        table.append((item.display_name, item.uuid[:8], state, _age(last),
-                      rtts or "-", channels or "-"))
-    return table
-
-
-HEADER = ("instance", "uuid", "state", "last heartbeat", "round trip",
-          "channels")
-
-
 def render(statuses: typing.List[InstanceStatus], started: float) -> str:
-    table: typing.List[typing.Tuple[str, ...]] = [HEADER]
-    table += rows(statuses)
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths))
-             for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "[%5.1f s]\n%s" % (time.monotonic() - started, "\n".join(lines))
+    """The table ``nova-vm-heartbeat status`` shows operators."""
+    instances = sorted((wire.instance(s) for s in statuses),
+                       key=lambda i: (i["name"], i["uuid"]))
+    return "[%5.1f s]\n%s" % (time.monotonic() - started,
+                              table.render(instances))
 
 
 class Screen:

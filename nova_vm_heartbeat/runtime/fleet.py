@@ -171,10 +171,6 @@ class Fleet:
     def get(self, uuid: str) -> typing.Optional[Instance]:
         return self._instances.get(uuid)
 
-    def running(self) -> typing.Set[str]:
-        """The instances whose domain runs, as last observed."""
-        return {u for u, i in self._instances.items() if i.running}
-
     def silent(self) -> typing.Set[str]:
         """The running instances with an unanswered challenge (SUSPECT).
 

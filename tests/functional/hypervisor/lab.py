@@ -61,10 +61,17 @@ class Lab:
     def healthy_guest(self, start: guests.GuestFactory,
                       **fields: typing.Any) -> guests.Guest:
         """Start a guest and wait until the monitor judges it healthy."""
-        mark = self.mark()
-        guest = start(**fields)
-        self.wait_healthy(guest, mark, hello=True)
+        (guest,) = self.healthy_guests(start, 1, **fields)
         return guest
+
+    def healthy_guests(self, start: guests.GuestFactory, count: int,
+                       **fields: typing.Any) -> typing.List[guests.Guest]:
+        """Start ``count`` guests at once; wait until all are healthy."""
+        mark = self.mark()
+        started = [start(**fields) for _ in range(count)]
+        for guest in started:
+            self.wait_healthy(guest, mark, hello=True)
+        return started
 
     def mark(self) -> int:
         """A position in the monitor's log, for :meth:`wait_healthy`."""
@@ -108,8 +115,7 @@ class Lab:
         """Nothing about the guest arrives for ``window`` seconds."""
         time.sleep(window)
         noise = [(r.event_type, r.data.get("fault_class"), r.data["reason"])
-                 for r in self.bus.about(guest.spec.uuid)
-                 if r.arrived >= since]
+                 for r in self.bus.about(guest.spec.uuid, since)]
         assert noise == [], "false alarm about %s: %s" % (guest.name, noise)
 
 
@@ -273,8 +279,8 @@ def detect(lab: Lab, guest: guests.Guest, fault: Fault) -> Detection:
     assert received.publisher_id == "nova-compute:%s" % mon.HOST
     assert data["host"] == mon.HOST
     assert data["display_name"] == guest.spec.display_name
-    earlier = [r.event_type for r in lab.bus.about(guest.spec.uuid)
-               if since <= r.arrived < received.arrived]
+    earlier = [r.event_type for r in lab.bus.about(guest.spec.uuid, since)
+               if r.arrived < received.arrived]
     assert earlier == [], "%s: before the verdict came %s" % (
         fault.name, earlier)
     return Detection(fault.name, data["fault_class"],
@@ -376,4 +382,4 @@ def false_alarms(lab: Lab, guest: guests.Guest, operation: Operation,
     since = time.monotonic()
     operation.run(lab, guest)
     time.sleep(QUIET_WINDOW)
-    return [r for r in lab.bus.about(guest.spec.uuid) if r.arrived >= since]
+    return lab.bus.about(guest.spec.uuid, since)

@@ -176,12 +176,18 @@ class BusWatcher:
                 Received(event_type, publisher_id, payload, arrived))
             self._lock.notify_all()
 
-    def about(self, instance_uuid: str) -> typing.List[Received]:
-        """What arrived about one instance so far, in order."""
+    def about(self, instance_uuid: str,
+              since: float = 0.0) -> typing.List[Received]:
+        """What arrived about one instance so far, in order.
+
+        Only what arrived at or after ``since`` (``time.monotonic()``)
+        counts.
+        """
         with self._lock:
             return [r for r in self._received
-                    if r.payload.get("nova_object.data", {}).get(
-                        "instance_uuid") == instance_uuid]
+                    if r.arrived >= since and r.payload.get(
+                        "nova_object.data", {}).get(
+                            "instance_uuid") == instance_uuid]
 
     def all(self) -> typing.List[Received]:
         with self._lock:

@@ -30,6 +30,7 @@ from nova_vm_heartbeat.sinks import impl_messaging
 from tests.functional.fixtures import RabbitMQ
 from tests.functional.fixtures import wait_until
 from tests import notification_samples as samples
+from tests.unit.sinks import helpers
 
 TOPIC = "versioned_notifications"
 #: How long the broker stays away in the outage tests, in seconds.
@@ -59,16 +60,9 @@ def make_conf(path: pathlib.Path, url: str,
 
 
 def notification(prefix: str, number: int) -> Notification:
-    return Notification(
-        event_type="instance.heartbeat_lost",
-        publisher_id="nova-compute:compute-1",
-        payload={"nova_object.name": "InstanceHeartbeatPayload",
-                 "nova_object.namespace": "nova",
-                 "nova_object.version": "1.0",
-                 "nova_object.data": {
-                     "instance_uuid": "%s-%03d" % (prefix, number),
-                     "fault_class": "guest_hung", "severity": "critical",
-                     "reason": "no answer"}})
+    """The sinks' test notification, for this test's instance ``number``."""
+    return helpers.notification(
+        instance_uuid="%s-%03d" % (prefix, number))
 
 
 class Endpoint:

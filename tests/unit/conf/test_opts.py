@@ -24,14 +24,6 @@ GROUPS = ("heartbeat", "heartbeat_sink", "heartbeat_standalone",
 MODULES = (heartbeat, sink, standalone, admin, metrics)
 
 
-@pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    heartbeat_conf.register_opts(conf)
-    conf([])
-    return conf
-
-
 def test_every_group_registers(conf):
     for module in MODULES:
         [(group, options)] = module.list_opts().items()

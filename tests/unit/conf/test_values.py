@@ -8,7 +8,6 @@ import typing
 from oslo_config import cfg
 import pytest
 
-from nova_vm_heartbeat import conf as heartbeat_conf
 from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
@@ -17,14 +16,6 @@ from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.protocol.limits import Limits
 from nova_vm_heartbeat.runtime.options import AdminEndpoint
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
-
-
-@pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    heartbeat_conf.register_opts(conf)
-    conf([])
-    return conf
 
 
 def override(conf: cfg.ConfigOpts, **options: object) -> None:
