@@ -2,10 +2,11 @@
 """Build the guest agent as one self-contained file: a Python zipapp.
 
 The archive holds only what the agent needs inside a guest,
-``nova_vm_heartbeat/__init__.py``, ``nova_vm_heartbeat/protocol/`` and
-``nova_vm_heartbeat/guest/``, plus a ``__main__.py`` that runs the
-``nova-vm-heartbeat-guest`` command line. Copy it into an image and run it
-with the image's ``python3`` (3.8 or newer)::
+``nova_vm_heartbeat/__init__.py``, ``nova_vm_heartbeat/common/``,
+``nova_vm_heartbeat/protocol/`` and ``nova_vm_heartbeat/guest/``, plus a
+``__main__.py`` that runs the ``nova-vm-heartbeat-guest`` command line.
+Copy it into an image and run it with the image's ``python3`` (3.8 or
+newer)::
 
     python3 nova-vm-heartbeat-guest.pyz run
 
@@ -25,8 +26,8 @@ import zipapp
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = "nova_vm_heartbeat"
 #: What goes into the archive, relative to the repository root.
-CONTENTS = (PACKAGE + "/__init__.py", PACKAGE + "/protocol",
-            PACKAGE + "/guest")
+CONTENTS = (PACKAGE + "/__init__.py", PACKAGE + "/common",
+            PACKAGE + "/protocol", PACKAGE + "/guest")
 DEFAULT_OUTPUT = ROOT / "dist" / "nova-vm-heartbeat-guest.pyz"
 INTERPRETER = "/usr/bin/env python3"
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Check that the guest-side code runs on the oldest python3 we support in
-# guests. protocol/ and guest/ are imported by the in-guest agent, which
+# guests. common/, protocol/ and guest/ are imported by the in-guest agent, which
 # uses the image's own python3; the host side needs 3.10 and is not checked
 # here. Run from the repository root, with vermin on PATH.
 set -euo pipefail
 
 readonly GUEST_PYTHON=3.8
-readonly GUEST_DIRS=(nova_vm_heartbeat/protocol nova_vm_heartbeat/guest)
+readonly GUEST_DIRS=(nova_vm_heartbeat/common nova_vm_heartbeat/protocol
+                     nova_vm_heartbeat/guest)
 
 dirs=()
 for dir in "${GUEST_DIRS[@]}"; do

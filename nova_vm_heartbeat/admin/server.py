@@ -8,15 +8,15 @@ within :data:`LOOP_TIMEOUT`. The loop only copies its state (about 10 ms
 per thousand instances); the answer is built and sent here.
 A slow or silent client delays only the next client.
 
-The socket is bound under a temporary name, given mode 0660 and its
-group, then renamed into place, so it is never reachable with wider
+The socket is bound by :func:`nova_vm_heartbeat.common.unix_socket.listen`
+(shared with the guest agent): under a temporary name, given mode 0660 and
+its group, then renamed into place, so it is never reachable with wider
 permissions than those.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import grp
 import logging
 import os
 import selectors
@@ -26,6 +26,7 @@ import time
 import typing
 
 from nova_vm_heartbeat.admin import wire
+from nova_vm_heartbeat.common import unix_socket
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.runtime.endpoints import Provider
 from nova_vm_heartbeat.runtime.options import AdminEndpoint
@@ -33,7 +34,7 @@ from nova_vm_heartbeat.runtime.options import AdminEndpoint
 LOG = logging.getLogger(__name__)
 
 #: Owner and group may connect; nobody else (root always can).
-SOCKET_MODE = 0o660
+SOCKET_MODE = unix_socket.SOCKET_MODE
 #: Seconds a client has to send its request and take the answer.
 CLIENT_TIMEOUT = 5.0
 #: Seconds the monitor loop has to produce a snapshot.
@@ -56,8 +57,7 @@ class AdminServer:
         self.path = endpoint.path
         self._provider = provider
         self._host = host
-        self._listener: typing.Optional[socket.socket] = None
-        self._inode: typing.Optional[int] = None
+        self._listening: typing.Optional[unix_socket.Listening] = None
         self._thread: typing.Optional[threading.Thread] = None
         self._wake_r, self._wake_w = -1, -1
         #: Requests answered, for tests and logs.
@@ -71,20 +71,13 @@ class AdminServer:
         :raises EndpointFailed: the socket cannot be bound, or another
             monitor already serves it.
         """
-        try:
-            self._listener = self._bind()
-        except OSError as err:
-            raise exception.EndpointFailed(
-                what="admin socket", where=self.path,
-                reason=err.strerror or err) from err
+        self._listening = self._bind()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._serve, daemon=True,
                                         name="heartbeat-admin")
         self._thread.start()
-        LOG.info("Admin socket ready at %(path)s (owner and group %(group)s"
-                 " may connect)", {"path": self.path,
-                                   "group": self.endpoint.group or "of "
-                                   "this process"})
+        LOG.info("Admin socket ready at %(path)s; %(who)s may connect",
+                 {"path": self.path, "who": _who(self._listening)})
 
     def stop(self, timeout: float = 0.5) -> None:
         """Stop serving and remove the socket (if it is still ours)."""
@@ -93,84 +86,41 @@ class AdminServer:
         os.write(self._wake_w, b"\0")
         self._thread.join(timeout)
         self._thread = None
-        assert self._listener is not None
-        self._listener.close()
+        assert self._listening is not None
+        self._listening.sock.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-        self._unlink_if_ours()
+        unix_socket.unlink_if_ours(self._listening)
 
     # -- binding ------------------------------------------------------------
 
-    def _bind(self) -> socket.socket:
-        directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        self._remove_stale()
-        temporary = "%s.%d.tmp" % (self.path, os.getpid())
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _bind(self) -> unix_socket.Listening:
         try:
-            _unlink(temporary)
-            sock.bind(temporary)
-            os.chmod(temporary, SOCKET_MODE)
-            self._set_group(temporary)
-            os.rename(temporary, self.path)
-            sock.listen(16)
-        except OSError:
-            sock.close()
-            _unlink(temporary)
-            raise
-        self._inode = os.stat(self.path).st_ino
-        return sock
-
-    def _remove_stale(self) -> None:
-        """Remove a socket left by a monitor that died; refuse a live one."""
-        if not os.path.lexists(self.path):
-            return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.settimeout(1.0)
-        try:
-            probe.connect(self.path)
-        except OSError:
-            LOG.info("Removing the stale admin socket %(path)s",
-                     {"path": self.path})
-            _unlink(self.path)
-            return
-        finally:
-            probe.close()
-        raise exception.EndpointFailed(
-            what="admin socket", where=self.path,
-            reason="another monitor is serving it (two monitors on one "
-            "host would judge every instance twice)")
-
-    def _set_group(self, path: str) -> None:
-        group = self.endpoint.group
-        if not group:
-            return
-        try:
-            os.chown(path, -1, grp.getgrnam(group).gr_gid)
-        except KeyError:
-            LOG.warning("Group %(group)s does not exist: only the owner of "
-                        "the admin socket %(path)s (and root) can use it; "
-                        "set [heartbeat_admin] socket_group",
-                        {"group": group, "path": self.path})
+            listening = unix_socket.listen(self.path, self.endpoint.group,
+                                           SOCKET_MODE, require_group=False)
+        except unix_socket.SocketInUse as err:
+            raise exception.EndpointFailed(
+                what="admin socket", where=self.path,
+                reason="another monitor is serving it (two monitors on one "
+                "host would judge every instance twice)") from err
         except OSError as err:
-            LOG.warning("Cannot give the admin socket %(path)s to group "
-                        "%(group)s (%(err)s): only its owner (and root) "
-                        "can use it", {"group": group, "path": self.path,
-                                       "err": err.strerror or err})
-
-    def _unlink_if_ours(self) -> None:
-        try:
-            if os.stat(self.path).st_ino == self._inode:
-                os.unlink(self.path)
-        except OSError:
-            pass
+            raise exception.EndpointFailed(
+                what="admin socket", where=self.path,
+                reason=err.strerror or err) from err
+        if listening.group_error:
+            LOG.warning("The admin socket %(path)s is not given to group "
+                        "%(group)s (%(why)s); set [heartbeat_admin] "
+                        "socket_group", {"path": self.path,
+                                         "group": self.endpoint.group,
+                                         "why": listening.group_error})
+        return listening
 
     # -- serving ------------------------------------------------------------
 
     def _serve(self) -> None:
-        assert self._listener is not None
+        assert self._listening is not None
         with selectors.DefaultSelector() as selector:
-            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._listening.sock, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while True:
                 ready = [key.fileobj for key, _ in selector.select()]
@@ -179,9 +129,9 @@ class AdminServer:
                 self._accept()
 
     def _accept(self) -> None:
-        assert self._listener is not None
+        assert self._listening is not None
         try:
-            conn, _ = self._listener.accept()
+            conn, _ = self._listening.sock.accept()
         except OSError as err:
             # Out of descriptors, most likely: do not spin on it.
             LOG.debug("Admin socket: accept failed: %(err)s", {"err": err})
@@ -237,8 +187,8 @@ def _read_line(conn: socket.socket) -> typing.Optional[bytes]:
     return line if newline and len(line) <= wire.MAX_REQUEST else None
 
 
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def _who(listening: unix_socket.Listening) -> str:
+    """Who may connect to the socket, in words, as it really is."""
+    if listening.group:
+        return "its owner, group %s and root" % listening.group
+    return "only its owner and root"

@@ -16,6 +16,7 @@ import typing
 from oslo_config import cfg
 
 from nova_vm_heartbeat.conf import groups
+from nova_vm_heartbeat.protocol import limits
 
 GROUP_NAME = "heartbeat"
 
@@ -139,6 +140,7 @@ never longer than the instance's interval either.
         "max_maintenance",
         default=3600,
         min=0,
+        max=limits.MAX_MAINTENANCE,
         help="""
 Longest maintenance window a guest is granted, in seconds.
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import typing
 
 from nova_vm_heartbeat.guest import components
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import codec
 from nova_vm_heartbeat.protocol import fields
+from nova_vm_heartbeat.protocol import limits
 
 #: Longest request line, newline excluded.
 MAX_REQUEST_BYTES = 4096
 #: Longest maintenance window an application may ask for (seven days).
-MAX_DURATION = 7 * 24 * 3600
+MAX_DURATION = limits.MAX_MAINTENANCE
 
 #: JSON parsing bounds of a request (depth; the line size is checked first).
 _LIMITS = protocol.Limits(max_line_bytes=MAX_REQUEST_BYTES, max_depth=4)
@@ -88,47 +88,25 @@ def _component(value: object) -> str:
         raise ApiError(str(err)) from err
 
 
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ApiError("must be a number")
-    if not math.isfinite(value):
-        raise ApiError("must be a finite number")
-    return float(value)
-
-
-def _ttl(value: object) -> float:
-    try:
-        return components.check_ttl(_number(value))
-    except components.ComponentError as err:
-        raise ApiError(str(err)) from err
-
-
-def _integer(low: int, high: int) -> typing.Callable[[object], int]:
-    def check(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ApiError("must be an integer")
-        if not low <= value <= high:
-            raise ApiError("must be between %d and %d" % (low, high))
-        return value
+def _field(field: fields.Field) -> typing.Callable[[object], typing.Any]:
+    """A validator that applies a wire field type, as the codec does."""
+    def check(value: object) -> typing.Any:
+        try:
+            return field.decode(value, protocol.DEFAULT_LIMITS)
+        except fields.InvalidField as err:
+            raise ApiError(str(err)) from err
     return check
 
 
 def _reason(value: object) -> str:
+    """Free text cleaned with the codec's rules, so the report keeps it."""
     if not isinstance(value, str):
         raise ApiError("must be a string")
-    return components.clean_reason(
-        value, protocol.DEFAULT_LIMITS.max_string_chars)
+    return fields.clean_text(value,
+                             protocol.DEFAULT_LIMITS.max_string_chars)
 
 
-def _choice(enum_type: typing.Any) -> typing.Callable[[object], typing.Any]:
-    def check(value: object) -> typing.Any:
-        try:
-            return enum_type(value)
-        except ValueError:
-            allowed = ", ".join(str(m.value) for m in enum_type)
-            raise ApiError("must be one of: %s" % allowed) from None
-    return check
-
+_TTL = _field(fields.Number(components.MIN_TTL, components.MAX_TTL))
 
 Validator = typing.Callable[[object], typing.Any]
 
@@ -143,17 +121,18 @@ class _Op:
 
 
 OPS: typing.Dict[str, _Op] = {
-    "register": _Op(Register, {"component": _component, "ttl": _ttl}, {}),
+    "register": _Op(Register, {"component": _component, "ttl": _TTL}, {}),
     "notify": _Op(Notify, {"component": _component,
-                           "status": _choice(protocol.Health)},
+                           "status": _field(fields.Choice(protocol.Health))},
                   {"reason": _reason,
-                   "progress": _integer(0, fields.MAX_SAFE_INT),
-                   "ttl": _ttl}),
+                   "progress": _field(fields.Integer()),
+                   "ttl": _TTL}),
     "unregister": _Op(Unregister, {"component": _component}, {}),
     "maintenance": _Op(Maintenance,
-                       {"duration": _integer(0, MAX_DURATION)},
+                       {"duration": _field(fields.Integer(0, MAX_DURATION))},
                        {"reason": _reason}),
-    "request": _Op(Recovery, {"action": _choice(protocol.RecoveryAction)},
+    "request": _Op(Recovery,
+                   {"action": _field(fields.Choice(protocol.RecoveryAction))},
                    {"reason": _reason}),
     "status": _Op(Status, {}, {}),
 }

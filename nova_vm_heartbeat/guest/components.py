@@ -13,7 +13,6 @@ does I/O, so the rules are unit-tested with a fake clock.
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 
 from nova_vm_heartbeat import protocol
@@ -25,19 +24,9 @@ Health = protocol.Health
 MIN_TTL = 0.1
 MAX_TTL = 86400.0
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
 
 class ComponentError(ValueError):
     """A registry operation was refused; the message says why."""
-
-
-def clean_reason(text: str, limit: int) -> str:
-    """``text`` made fit for the wire: no control characters, bounded."""
-    text = _CONTROL_RE.sub(" ", text).strip()
-    if len(text) > limit:
-        text = text[:max(0, limit - 3)] + "..."
-    return text
 
 
 def check_name(name: str) -> str:
@@ -152,7 +141,7 @@ class Registry:
             raise ComponentError("progress must be between 0 and %d"
                                  % fields.MAX_SAFE_INT)
         entry.status = Health(status)
-        entry.reason = clean_reason(reason, self.max_reason_chars)
+        entry.reason = fields.clean_text(reason, self.max_reason_chars)
         if progress is not None:
             entry.progress = progress
         entry.last_report = self._clock()

@@ -19,6 +19,7 @@ import time
 import types
 import typing
 
+from nova_vm_heartbeat.common import log_throttle
 from nova_vm_heartbeat import guest
 from nova_vm_heartbeat.guest import agent as agent_mod
 from nova_vm_heartbeat.guest import api
@@ -29,7 +30,6 @@ from nova_vm_heartbeat.guest import port as port_mod
 from nova_vm_heartbeat.guest import session
 from nova_vm_heartbeat.guest import settings as settings_mod
 from nova_vm_heartbeat.guest import shutdown
-from nova_vm_heartbeat.guest import throttle
 from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.protocol import errors
 
@@ -63,7 +63,7 @@ class Daemon:
         self.agent = build_agent(settings, clock)
         self.port = port_mod.Port(settings.port)
         self._backoff = Backoff(port_mod.REOPEN_FIRST, port_mod.REOPEN_MAX)
-        self._throttle = throttle.LogThrottle(LOG, clock)
+        self._throttle = log_throttle.ThrottledLog(LOG, clock)
         self._reopen_at = 0.0
         self._port_events = 0
         self._heard_host = False

@@ -2,25 +2,27 @@
 
 :class:`Listener` owns the listening UNIX socket and its clients, all
 registered with the daemon's selector. It splits what clients send into
-request lines of at most :data:`~.api.MAX_REQUEST_BYTES` and passes each to
-a handler together with a function that sends the reply. A client's next
-request is read only once the previous one is answered, so replies come
-in order even when the host takes a while to answer. It bounds the number
+request lines of at most :data:`~.api.MAX_REQUEST_BYTES` with the host's
+bounded framing (:class:`~nova_vm_heartbeat.protocol.framing.LineBuffer`)
+and passes each to a handler together with a function that sends the
+reply. A client's next request is read only once the previous one is
+answered, so replies come in order even when the host takes a while to
+answer. It bounds the number
 of clients, what each may queue, and how long each may idle.
 """
 
 from __future__ import annotations
 
-import grp
 import logging
-import os
 import selectors
 import socket
-import stat
 import typing
 
+from nova_vm_heartbeat.common import log_throttle
+from nova_vm_heartbeat.common import unix_socket
 from nova_vm_heartbeat.guest import api
-from nova_vm_heartbeat.guest import throttle
+from nova_vm_heartbeat import protocol
+from nova_vm_heartbeat.protocol import framing
 
 LOG = logging.getLogger(__name__)
 
@@ -29,8 +31,6 @@ MAX_CLIENTS = 32
 IDLE_TIMEOUT = 30.0
 #: Most reply bytes queued for a client that does not read them.
 MAX_REPLY_QUEUE = 65536
-SOCKET_MODE = 0o660
-DIR_MODE = 0o755
 
 ReplyFn = typing.Callable[[api.JsonDict], None]
 Handler = typing.Callable[[bytes, ReplyFn], None]
@@ -42,49 +42,22 @@ class _Client:
 
     def __init__(self, sock: socket.socket, now: float):
         self.sock = sock
-        self.inbox = bytearray()
+        self.inbox = framing.LineBuffer(_FRAMING)
         self.outbox = bytearray()
         self.last_active = now
         self.events = 0            # what the selector watches for it
         self.busy = False          # a request waits for its reply
         self.processing = False    # inside Listener._process
-        self.discarding = False    # skipping the rest of a too long line
         self.closed = False
 
 
-#: :meth:`Listener._next_line` found a request longer than allowed.
-_TOO_LONG = object()
-
-
-def _is_listening(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(0.5)
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def _prepare_path(path: str) -> None:
-    """Create the socket's directory; remove a stale socket file."""
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=DIR_MODE)
-        os.chmod(directory, DIR_MODE)  # whatever the umask
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise OSError("%s exists and is not a socket; not replacing it"
-                      % path)
-    if _is_listening(path):
-        raise OSError("another agent is listening on %s" % path)
-    LOG.info("Replacing the stale socket %s", path)
-    os.unlink(path)
+#: Request framing: lines of at most :data:`~.api.MAX_REQUEST_BYTES`. A
+#: client's socket is read (at most that many bytes plus one at a time)
+#: only once its queued lines are answered, so the queue never fills.
+_FRAMING = protocol.Limits(
+    max_line_bytes=api.MAX_REQUEST_BYTES,
+    max_buffer_bytes=4 * (api.MAX_REQUEST_BYTES + 1),
+    max_burst=api.MAX_REQUEST_BYTES + 1)
 
 
 class Listener:
@@ -102,8 +75,8 @@ class Listener:
         self._selector = selector
         self._handler = handler
         self._clock = clock
-        self._throttle = throttle.LogThrottle(LOG, clock)
-        self._sock: typing.Optional[socket.socket] = None
+        self._throttle = log_throttle.ThrottledLog(LOG, clock)
+        self._listening: typing.Optional[unix_socket.Listening] = None
         self._clients: typing.Dict[int, _Client] = {}
 
     @property
@@ -113,52 +86,28 @@ class Listener:
     def open(self) -> None:
         """Create the socket file, with mode 0660, and listen on it.
 
-        :raises OSError: it cannot be created.
+        :raises OSError: it cannot be created, or another agent serves it.
         """
-        _prepare_path(self.path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
         try:
-            sock.bind(self.path)
-        except OSError:
-            sock.close()
-            raise
-        finally:
-            os.umask(old_umask)
-        try:
-            self._set_owner()
-        except OSError:
-            sock.close()
-            os.unlink(self.path)
-            raise
-        sock.listen(16)
-        sock.setblocking(False)
-        self._sock = sock
-        self._selector.register(sock, selectors.EVENT_READ, self._accept)
-
-    def _set_owner(self) -> None:
-        if self.group:
-            try:
-                gid = grp.getgrnam(self.group).gr_gid
-            except KeyError:
-                raise OSError("no group named %s for %s"
-                              % (self.group, self.path)) from None
-            os.chown(self.path, -1, gid)
-        os.chmod(self.path, SOCKET_MODE)
+            listening = unix_socket.listen(self.path, self.group)
+        except unix_socket.SocketInUse as err:
+            raise OSError("another agent is listening on %s"
+                          % self.path) from err
+        listening.sock.setblocking(False)
+        self._listening = listening
+        self._selector.register(listening.sock, selectors.EVENT_READ,
+                                self._accept)
 
     def close(self) -> None:
         """Close every client and the socket; remove the socket file."""
         for client in list(self._clients.values()):
             self._close(client)
-        if self._sock is None:
+        if self._listening is None:
             return
-        self._selector.unregister(self._sock)
-        self._sock.close()
-        self._sock = None
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        self._selector.unregister(self._listening.sock)
+        self._listening.sock.close()
+        unix_socket.unlink_if_ours(self._listening)
+        self._listening = None
 
     def tick(self) -> None:
         """Close clients that idled too long."""
@@ -177,9 +126,9 @@ class Listener:
     # -- clients -------------------------------------------------------------
 
     def _accept(self, mask: int) -> None:
-        assert self._sock is not None
+        assert self._listening is not None
         try:
-            sock, _ = self._sock.accept()
+            sock, _ = self._listening.sock.accept()
         except OSError:
             return
         sock.setblocking(False)
@@ -220,7 +169,7 @@ class Listener:
             self._close(client)
             return
         client.last_active = self._clock()
-        client.inbox += data
+        client.inbox.feed(data)
         self._process(client)
 
     def _process(self, client: _Client) -> None:
@@ -228,7 +177,7 @@ class Listener:
         client.processing = True
         try:
             while not client.busy and not client.closed:
-                line = self._next_line(client)
+                line = client.inbox.pop()
                 if line is None:
                     break
                 self._dispatch(client, line)
@@ -236,33 +185,16 @@ class Listener:
             client.processing = False
         self._update_interest(client)
 
-    def _dispatch(self, client: _Client, line: object) -> None:
-        if line is _TOO_LONG:
-            self._send(client, api.encode_reply(api.error_reply(
-                "request longer than %d bytes" % api.MAX_REQUEST_BYTES)))
-        elif isinstance(line, bytes) and line.strip():
+    def _dispatch(self, client: _Client, line: framing.Item) -> None:
+        if isinstance(line, framing.Overflow):
+            message = line.detail
+            if line.kind == "line_too_long":
+                message = "request longer than %d bytes" % (
+                    api.MAX_REQUEST_BYTES)
+            self._send(client, api.encode_reply(api.error_reply(message)))
+        elif isinstance(line, bytes):
             client.busy = True
             self._handler(line, self._replier(client))
-
-    def _next_line(self, client: _Client) -> typing.Optional[object]:
-        """The next request line, :data:`_TOO_LONG`, or None for none."""
-        while True:
-            end = client.inbox.find(b"\n")
-            if not client.discarding:
-                break
-            del client.inbox[:len(client.inbox) if end < 0 else end + 1]
-            client.discarding = end < 0
-            if client.discarding:
-                return None
-        if end < 0 and len(client.inbox) > api.MAX_REQUEST_BYTES:
-            client.inbox.clear()
-            client.discarding = True
-            return _TOO_LONG
-        if end < 0:
-            return None
-        line = bytes(client.inbox[:end])
-        del client.inbox[:end + 1]
-        return _TOO_LONG if len(line) > api.MAX_REQUEST_BYTES else line
 
     def _replier(self, client: _Client) -> ReplyFn:
         def reply(message: api.JsonDict) -> None:

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import typing
 
-from nova_vm_heartbeat.guest import throttle
+from nova_vm_heartbeat.common import log_throttle
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import errors
 from nova_vm_heartbeat.protocol import fields
@@ -76,7 +76,7 @@ class Session:
         self.limits = limits
         self.hello_timeout = hello_timeout
         self._clock = clock
-        self._throttle = throttle.LogThrottle(LOG, clock)
+        self._throttle = log_throttle.ThrottledLog(LOG, clock)
         self.conn: typing.Optional[protocol.Connection] = None
         #: When (monotonic) the last challenge arrived, in any session.
         self.last_challenge_at: typing.Optional[float] = None

@@ -220,3 +220,16 @@ class Components(Field):
                                                      limits)
         self._name.decode(component.name, limits)
         return body
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """``text`` made acceptable to :class:`Text` rather than refused.
+
+    For a sender that would rather deliver a damaged reason than none:
+    every character :class:`Text` refuses becomes a space, and text longer
+    than ``max_chars`` is cut, ending in ``...``.
+    """
+    text = _CONTROL_RE.sub(" ", text).strip()
+    if len(text) > max_chars:
+        text = text[:max(0, max_chars - 3)] + "..."
+    return text

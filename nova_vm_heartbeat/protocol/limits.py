@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
+#: Longest maintenance window a guest may ask for or be granted (7 days).
+#: Operators clamp it further with ``[heartbeat] max_maintenance``.
+MAX_MAINTENANCE = 7 * 24 * 3600
+
 
 @dataclasses.dataclass(frozen=True)
 class Limits:

@@ -13,6 +13,7 @@ import typing
 
 from nova_vm_heartbeat.protocol import events
 from nova_vm_heartbeat.protocol import fields as f
+from nova_vm_heartbeat.protocol import limits
 
 #: The protocol versions this implementation speaks.
 MIN_VERSION = 1
@@ -27,7 +28,7 @@ _ID = f.Token(f.NAME_RE, "an identifier of 1 to 64 letters, digits or "
 _NONCE = f.Token(f.NONCE_RE, "16 to 64 lowercase hex digits")
 _VERSION = f.Integer(1, 255)
 _SECONDS = f.Number(0.1, 3600.0)
-_WINDOW = f.Integer(0, 7 * 24 * 3600)
+_WINDOW = f.Integer(0, limits.MAX_MAINTENANCE)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,32 +1,16 @@
 """Logging what a guest (or a flapping host service) does, boundedly.
 
-A guest decides how often it misbehaves, so what it makes us log must be
-rate limited: :class:`LogThrottle` lets one message through per period
-and counts the rest; the next message that goes through says how many
-were held back.
+:class:`LogThrottle` is :class:`nova_vm_heartbeat.common.log_throttle.
+LogThrottle` (one class for the host and the guest agent), named here for
+the runtime modules that import it from this module. :class:`Once` logs a
+condition when it begins and stays quiet while it lasts.
 """
 
 from __future__ import annotations
 
-import typing
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 
-
-class LogThrottle:
-    """Allows one message per ``period`` seconds; counts the others."""
-
-    def __init__(self, period: float = 60.0):
-        self.period = period
-        self._last: typing.Optional[float] = None
-        self._held = 0
-
-    def allow(self, now: float) -> typing.Optional[int]:
-        """None to stay silent; else how many were held back since."""
-        if self._last is not None and now - self._last < self.period:
-            self._held += 1
-            return None
-        self._last = now
-        held, self._held = self._held, 0
-        return held
+__all__ = ["LogThrottle", "Once"]
 
 
 class Once:

@@ -1,6 +1,6 @@
 """The inner layers import nothing but the standard library.
 
-``protocol/`` and ``guest/`` run inside guests, where only a bare
+``common/``, ``protocol/`` and ``guest/`` run inside guests, where only a bare
 ``python3`` exists, and ``monitor/`` must stay pure policy. Each package in
 :data:`STDLIB_ONLY_PACKAGES` is imported, with every submodule, in a fresh
 interpreter whose import system refuses the host-side dependencies listed
@@ -24,6 +24,7 @@ import pytest
 
 #: Packages that must import with the standard library alone.
 STDLIB_ONLY_PACKAGES = (
+    "nova_vm_heartbeat.common",
     "nova_vm_heartbeat.protocol",
     "nova_vm_heartbeat.guest",
     "nova_vm_heartbeat.monitor",

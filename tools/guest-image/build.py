@@ -43,8 +43,8 @@ TOP = HERE.parent.parent
 OVERLAY = HERE / "rootfs"
 ZIPAPP_BUILDER = TOP / "tools" / "build-guest-zipapp.py"
 #: The agent's sources, as tools/build-guest-zipapp.py packs them.
-AGENT_SOURCES = ("nova_vm_heartbeat/__init__.py", "nova_vm_heartbeat/protocol",
-                 "nova_vm_heartbeat/guest")
+AGENT_SOURCES = ("nova_vm_heartbeat/__init__.py", "nova_vm_heartbeat/common",
+                 "nova_vm_heartbeat/protocol", "nova_vm_heartbeat/guest")
 AGENT_PATH = "usr/lib/nova-vm-heartbeat/agent.pyz"
 
 KERNEL_META = "linux-image-amd64"

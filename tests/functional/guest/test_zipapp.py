@@ -66,9 +66,11 @@ def test_zipapp_holds_only_the_guest_side(zipapp_path: pathlib.Path) -> None:
     assert "nova_vm_heartbeat/__init__.py" in names
     assert "nova_vm_heartbeat/guest/cli.py" in names
     assert "nova_vm_heartbeat/protocol/connection.py" in names
+    assert "nova_vm_heartbeat/common/unix_socket.py" in names
     files = [n for n in names if not n.endswith("/")]
     assert all(n == "__main__.py" or n.startswith(
-        ("nova_vm_heartbeat/guest/", "nova_vm_heartbeat/protocol/"))
+        ("nova_vm_heartbeat/common/", "nova_vm_heartbeat/guest/",
+         "nova_vm_heartbeat/protocol/"))
         or n == "nova_vm_heartbeat/__init__.py" for n in files), files
     assert not any("__pycache__" in n for n in names)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import socket
@@ -100,6 +101,7 @@ def test_a_group_is_given_the_socket(path: str,
 def test_an_unknown_group_leaves_the_socket_to_its_owner(
         path: str, provider: fakes.Provider,
         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     served = AdminServer(AdminEndpoint(path, "no-such-group-xyz"), provider,
                          "c")
     served.start()
@@ -107,7 +109,10 @@ def test_an_unknown_group_leaves_the_socket_to_its_owner(
         assert client.ask(path, "ping")["ok"]
     finally:
         served.stop()
-    assert "no-such-group-xyz does not exist" in caplog.text
+    assert "no group named no-such-group-xyz" in caplog.text
+    # One true statement of who may connect, not a contradiction.
+    assert "only its owner and root may connect" in caplog.text
+    assert "group no-such-group-xyz and root" not in caplog.text
 
 
 def test_stop_removes_the_socket(path: str, provider: fakes.Provider

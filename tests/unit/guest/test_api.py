@@ -9,6 +9,8 @@ import pytest
 
 from nova_vm_heartbeat.guest import api
 from nova_vm_heartbeat import protocol
+from nova_vm_heartbeat.protocol import codec
+from nova_vm_heartbeat.protocol import fields
 
 
 def _line(**document: object) -> bytes:
@@ -54,6 +56,33 @@ def test_reasons_are_cleaned_and_cut() -> None:
     assert len(request.reason) == 256
 
 
+HOSTILE_REASONS = [
+    "disk \u202efull",          # right-to-left override
+    "a\u2066b\u2069c",          # isolates
+    "nul\x00here\x85next",      # C0 and C1 controls
+    "lone \ud800 surrogate",
+]
+
+
+@pytest.mark.parametrize("reason", HOSTILE_REASONS)
+def test_cleaned_reasons_pass_the_codec(reason: str) -> None:
+    # The guest cleans with the codec's rules: what it accepts, the codec
+    # encodes, so a report never loses its reasons to one bad character.
+    request = api.parse_request(_line(op="notify", component="web",
+                                      status="failed", reason=reason))
+    assert isinstance(request, api.Notify)
+    report = protocol.Report(protocol.Health.FAILED, (protocol.Component(
+        "web", protocol.Health.FAILED, request.reason),))
+    line = codec.encode(report, 1, protocol.DEFAULT_LIMITS)
+    _, decoded = codec.decode_line(line.rstrip(b"\n"),
+                                   protocol.DEFAULT_LIMITS)
+    assert decoded == report
+    maintenance = api.parse_request(_line(op="maintenance", duration=60,
+                                          reason=reason))
+    assert isinstance(maintenance, api.Maintenance)
+    fields.Text().decode(maintenance.reason, protocol.DEFAULT_LIMITS)
+
+
 BAD = [
     # framing and JSON
     (b"x" * (api.MAX_REQUEST_BYTES + 1), "longer than 4096"),
@@ -74,8 +103,8 @@ BAD = [
     (_line(op="register", ttl=5), "'component' is required"),
     (_line(op="register", component="web", ttl="5"), "must be a number"),
     (_line(op="register", component="web", ttl=True), "must be a number"),
-    (_line(op="register", component="web", ttl=0), "ttl must be between"),
-    (_line(op="register", component="web", ttl=1e9), "ttl must be between"),
+    (_line(op="register", component="web", ttl=0), "'ttl' must be between"),
+    (_line(op="register", component="web", ttl=1e9), "'ttl' must be betw"),
     (_line(op="register", component=5, ttl=5), "must be a string"),
     (_line(op="register", component="bad name", ttl=5), "invalid component"),
     (_line(op="register", component="", ttl=5), "invalid component"),
