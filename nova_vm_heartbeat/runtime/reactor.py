@@ -20,7 +20,7 @@ import threading
 import typing
 
 from nova_vm_heartbeat.runtime.throttle import LogThrottle
-from nova_vm_heartbeat.runtime.timers import DeadlineHeap
+from nova_vm_heartbeat.runtime.timers import DeadlineWheel
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ MAX_WAIT = 0.5
 MAX_INBOX = 65536
 #: Timers run per iteration at most, so sockets are served in between.
 MAX_TIMERS_PER_ITERATION = 4096
+#: Timers fire on a grid of this many seconds (at most this late).
+TIMER_GRAIN = 0.001
 #: What the wake-up pipe holds at most (Linux's default pipe size).
 WAKE_PIPE_BYTES = 65536
 
@@ -58,7 +60,7 @@ class Reactor:
         #: Work dropped because the inbox was full.
         self.dropped = 0
         self._selector = selectors.DefaultSelector()
-        self._timers: DeadlineHeap[Timer] = DeadlineHeap()
+        self._timers: DeadlineWheel[Timer] = DeadlineWheel(TIMER_GRAIN)
         self._inbox: typing.Deque[Callback] = collections.deque()
         self._errors = LogThrottle(60.0)
         self._closed = False

@@ -1,4 +1,4 @@
-"""QGA framing: guest-sync-delimited challenges, stale replies skipped."""
+"""QGA commands and replies: guest-sync challenges through libvirt."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ import pytest
 
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import qga
-
-
-def test_sync_command_text() -> None:
-    assert json.loads(qga.sync_command(42)) == {
-        "execute": "guest-sync-delimited", "arguments": {"id": 42}}
-    with pytest.raises(protocol.LocalProtocolError):
-        qga.sync_command(-1)
 
 
 def test_command_text() -> None:
@@ -39,62 +32,6 @@ def test_parse_reply(text: str, reply: qga.Reply) -> None:
 def test_parse_reply_rejects(text: str) -> None:
     with pytest.raises(protocol.RemoteProtocolError):
         qga.parse_reply(text)
-
-
-def test_session_request_bytes() -> None:
-    session = qga.QgaSession()
-    data = session.sync(7)
-    assert data.startswith(b"\xff") and data.endswith(b"\n")
-    assert json.loads(data[1:]) == json.loads(qga.sync_command(7))
-    with pytest.raises(protocol.LocalProtocolError):
-        session.request("guest-ping")
-
-
-def test_session_skips_everything_before_the_marker() -> None:
-    session = qga.QgaSession()
-    session.sync(7)
-    session.receive_data(b'{"return": 7}\n{"return": {}}\n')
-    assert session.next_reply() is None
-    assert session.stale_replies == 2
-    session.receive_data(b'\xff{"return": 7}\n')
-    assert session.next_reply() == qga.Synced(7)
-
-
-def test_session_skips_stale_ids() -> None:
-    session = qga.QgaSession()
-    session.sync(1)
-    session.sync(2)  # the first timed out
-    session.receive_data(b'\xff{"return": 1}\n\xff{"return": 2}\n')
-    assert session.next_reply() == qga.Synced(2)
-    assert session.stale_replies == 1
-
-
-def test_session_boolean_is_not_an_id() -> None:
-    session = qga.QgaSession()
-    session.sync(1)
-    session.receive_data(b'\xff{"return": true}\n')
-    assert session.next_reply() is None
-
-
-def test_session_commands_after_sync() -> None:
-    session = qga.QgaSession()
-    session.sync(3)
-    session.receive_data(b'\xff{"return": 3}\n')
-    assert session.next_reply() == qga.Synced(3)
-    assert session.request("guest-ping") == b'{"execute":"guest-ping"}\n'
-    session.receive_data(b'{"return": {}}\n{"error": {"class": "X"}}\n')
-    assert session.next_reply() == qga.Returned({})
-    assert session.next_reply() == qga.Failed("X", "")
-
-
-def test_session_reports_overflow() -> None:
-    session = qga.QgaSession(protocol.Limits(max_line_bytes=32,
-                                             max_buffer_bytes=64))
-    session.sync(1)
-    session.receive_data(b"\xff" + b"x" * 100 + b"\n")
-    with pytest.raises(protocol.RemoteProtocolError) as raised:
-        session.next_reply()
-    assert raised.value.kind == "line_too_long"
 
 
 def test_libvirt_sync_command_is_plain_guest_sync() -> None:
