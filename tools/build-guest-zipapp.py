@@ -10,12 +10,17 @@ newer)::
 
     python3 nova-vm-heartbeat-guest.pyz run
 
-Standard library only. Prints the path of the archive it wrote.
+The archive carries the package's version in
+``nova_vm_heartbeat/guest/VERSION`` (the agent reports it in ``hello``):
+the installed distribution's, or pbr's from the git history, or
+``--version``. Standard library only (pbr is used if importable). Prints
+the path of the archive it wrote.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import pathlib
 import shutil
 import sys
@@ -28,6 +33,9 @@ PACKAGE = "nova_vm_heartbeat"
 #: What goes into the archive, relative to the repository root.
 CONTENTS = (PACKAGE + "/__init__.py", PACKAGE + "/common",
             PACKAGE + "/protocol", PACKAGE + "/guest")
+#: Where the archive records the package version (read by the agent).
+VERSION_FILE = PACKAGE + "/guest/VERSION"
+DISTRIBUTION = "nova-vm-heartbeat"
 DEFAULT_OUTPUT = ROOT / "dist" / "nova-vm-heartbeat-guest.pyz"
 INTERPRETER = "/usr/bin/env python3"
 
@@ -50,7 +58,21 @@ def _python_files(path: pathlib.Path) -> typing.Iterator[pathlib.Path]:
             yield child
 
 
-def stage(root: pathlib.Path, staging: pathlib.Path) -> int:
+def package_version() -> typing.Optional[str]:
+    """The version of this tree's package, or None if it cannot be told."""
+    try:
+        from pbr import version as pbr_version
+        return str(pbr_version.VersionInfo(DISTRIBUTION).version_string())
+    except Exception:  # pbr missing, or no git history and no metadata
+        pass
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def stage(root: pathlib.Path, staging: pathlib.Path,
+          version: typing.Optional[str] = None) -> int:
     """Copy the agent's sources into ``staging``; how many files."""
     count = 0
     for entry in CONTENTS:
@@ -60,14 +82,17 @@ def stage(root: pathlib.Path, staging: pathlib.Path) -> int:
             shutil.copy2(source, target)
             count += 1
     (staging / "__main__.py").write_text(MAIN)
+    if version:
+        (staging / VERSION_FILE).write_text(version + "\n")
     return count
 
 
-def build(output: pathlib.Path, root: pathlib.Path = ROOT) -> pathlib.Path:
+def build(output: pathlib.Path, root: pathlib.Path = ROOT,
+          version: typing.Optional[str] = None) -> pathlib.Path:
     """Write the zipapp to ``output``; its path."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as staging:
-        if not stage(root, pathlib.Path(staging)):
+        if not stage(root, pathlib.Path(staging), version):
             raise SystemExit("no sources found under %s" % root)
         zipapp.create_archive(staging, str(output), interpreter=INTERPRETER,
                               compressed=True)
@@ -80,8 +105,15 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
                         default=DEFAULT_OUTPUT,
                         help="where to write the archive (default: "
                         "dist/nova-vm-heartbeat-guest.pyz)")
+    parser.add_argument("--version", default=None,
+                        help="the version the agent reports (default: the "
+                        "package's, from pbr or the installed metadata)")
     args = parser.parse_args(argv)
-    print(build(args.output))
+    version = args.version or package_version()
+    if not version:
+        print("warning: unknown package version; the agent will report "
+              "'unknown' (use --version)", file=sys.stderr)
+    print(build(args.output, version=version))
     return 0
 
 

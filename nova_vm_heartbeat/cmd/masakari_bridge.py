@@ -9,6 +9,7 @@ many as you like with the same ``[masakari_bridge] pool``.
 
 from __future__ import annotations
 
+import logging
 import sys
 import typing
 
@@ -17,9 +18,12 @@ from oslo_log import log
 
 from nova_vm_heartbeat import cmd
 from nova_vm_heartbeat.cmd import monitor
+from nova_vm_heartbeat.cmd.signals import SignalWaiter
 from nova_vm_heartbeat.conf import masakari_bridge
 from nova_vm_heartbeat.conf import masakari_client
 from nova_vm_heartbeat import version
+
+LOG = logging.getLogger(__name__)
 
 PROG = "nova-vm-heartbeat-masakari-bridge"
 
@@ -36,15 +40,21 @@ def configure(conf: cfg.ConfigOpts, argv: typing.Sequence[str]) -> None:
 
 
 def run(conf: cfg.ConfigOpts,
-        waiter: typing.Optional[monitor.SignalWaiter] = None) -> int:
+        waiter: typing.Optional[SignalWaiter] = None) -> int:
     """Start the bridge, wait for a signal, stop; the exit status."""
     # Imported only now: oslo_messaging after the choice of threads.
     from nova_vm_heartbeat.masakari.bridge import Bridge
 
-    return monitor.serve(lambda: Bridge(conf), waiter)
+    return monitor.serve(lambda: Bridge(conf), waiter, LOG)
 
 
-def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
-    conf = cfg.ConfigOpts()
-    configure(conf, sys.argv[1:] if argv is None else argv)
-    return run(conf)
+def main(argv: typing.Optional[typing.Sequence[str]] = None,
+         waiter: typing.Optional[SignalWaiter] = None) -> int:
+    """The bridge's console script (through :mod:`.launch`).
+
+    Signals are caught from the first instruction.
+    """
+    with waiter or SignalWaiter() as signals:
+        conf = cfg.ConfigOpts()
+        configure(conf, sys.argv[1:] if argv is None else argv)
+        return run(conf, signals)

@@ -13,14 +13,13 @@ import dataclasses
 import logging
 import signal
 import sys
-import threading
-import types
 import typing
 
 from oslo_config import cfg
 from oslo_log import log
 
 from nova_vm_heartbeat import cmd
+from nova_vm_heartbeat.cmd.signals import SignalWaiter
 from nova_vm_heartbeat import conf as heartbeat_conf
 from nova_vm_heartbeat.conf import standalone
 from nova_vm_heartbeat.conf import values
@@ -157,45 +156,6 @@ class Monitor:
             self.source.close()
 
 
-class SignalWaiter:
-    """Catches SIGTERM and SIGINT while in a ``with`` block.
-
-    The handlers are installed on entry (in the main thread) and the
-    previous ones restored on exit; :meth:`wait` returns the first signal
-    caught.
-    """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.received: typing.Optional[int] = None
-        self._event = threading.Event()
-        self._previous: typing.Dict[int, typing.Any] = {}
-
-    def __enter__(self) -> SignalWaiter:
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int,
-                frame: typing.Optional[types.FrameType]) -> None:
-        if self.received is None:
-            self.received = signum
-        self._event.set()
-
-    def wait(self) -> int:
-        """Block until a signal was caught; return it."""
-        while not self._event.wait(0.5):
-            pass
-        assert self.received is not None
-        return self.received
-
-
 class Program(typing.Protocol):
     """What :func:`serve` runs: made, started, and stopped on a signal."""
 
@@ -207,29 +167,35 @@ class Program(typing.Protocol):
 
 
 def serve(make: typing.Callable[[], Program],
-          waiter: typing.Optional[SignalWaiter] = None) -> int:
+          waiter: typing.Optional[SignalWaiter] = None,
+          logger: logging.Logger = LOG) -> int:
     """Make and start a program, wait for a signal, stop; the exit status.
 
     Shared by the console scripts that run until SIGTERM or SIGINT: 0
-    after a clean stop, 1 if the program cannot be made or started.
+    after a clean stop (or a signal before the start), 1 if the program
+    cannot be made or started. ``logger`` is the program's.
     """
     with waiter or SignalWaiter() as signals:
+        if signals.received is not None:
+            logger.info("Received %(signal)s before starting; not starting",
+                        {"signal": signal.Signals(signals.received).name})
+            return 0
         try:
             program = make()
         except exception.HeartbeatException as err:
-            LOG.error("Cannot start: %(err)s", {"err": err})
+            logger.error("Cannot start: %(err)s", {"err": err})
             return 1
         try:
             program.start()
         except exception.HeartbeatException as err:
-            LOG.error("Cannot start: %(err)s", {"err": err})
+            logger.error("Cannot start: %(err)s", {"err": err})
             program.stop()
             return 1
         signum = signals.wait()
-        LOG.info("Received %(signal)s, stopping",
-                 {"signal": signal.Signals(signum).name})
+        logger.info("Received %(signal)s, stopping",
+                    {"signal": signal.Signals(signum).name})
         program.stop()
-    LOG.info("Stopped")
+        logger.info("Stopped")
     return 0
 
 
@@ -239,7 +205,14 @@ def run(conf: cfg.ConfigOpts, factories: typing.Optional[Factories] = None,
     return serve(lambda: Monitor(conf, factories or REAL), waiter)
 
 
-def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
-    conf = cfg.ConfigOpts()
-    configure(conf, sys.argv[1:] if argv is None else argv)
-    return run(conf)
+def main(argv: typing.Optional[typing.Sequence[str]] = None,
+         waiter: typing.Optional[SignalWaiter] = None) -> int:
+    """The monitor's console script (through :mod:`.launch`).
+
+    Signals are caught from the first instruction: a SIGTERM while the
+    options are read and the logs set up stops the monitor cleanly.
+    """
+    with waiter or SignalWaiter() as signals:
+        conf = cfg.ConfigOpts()
+        configure(conf, sys.argv[1:] if argv is None else argv)
+        return run(conf, waiter=signals)

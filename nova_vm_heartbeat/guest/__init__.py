@@ -18,12 +18,25 @@ from __future__ import annotations
 AGENT_NAME = "nova-vm-heartbeat-guest"
 #: The distribution whose version the agent reports.
 DISTRIBUTION = "nova-vm-heartbeat"
-#: Reported when the version is unknown (for example in the zipapp).
+#: Reported when the version is unknown.
 UNKNOWN_VERSION = "unknown"
+#: Where tools/build-guest-zipapp.py records the version in the zipapp.
+VERSION_RESOURCE = "VERSION"
 
 
 def agent_version() -> str:
-    """The installed version of the agent, or :data:`UNKNOWN_VERSION`."""
+    """The agent's version, or :data:`UNKNOWN_VERSION`.
+
+    The version recorded in the zipapp the agent runs from, else the
+    installed distribution's.
+    """
+    import pkgutil
+    try:
+        data = pkgutil.get_data(__name__, VERSION_RESOURCE)
+    except OSError:
+        data = None
+    if data and data.strip():
+        return data.decode("utf-8", "replace").strip()[:64]
     try:
         from importlib import metadata
         return metadata.version(DISTRIBUTION)

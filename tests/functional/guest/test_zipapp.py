@@ -48,11 +48,16 @@ def _oldest_python() -> typing.Optional[str]:
     return next((c for c in _candidates() if _works(c)), None)
 
 
+#: The version the test archive is built with (its agent reports it).
+ZIPAPP_VERSION = "1.2.3.dev4"
+
+
 @pytest.fixture(scope="module")
 def zipapp_path(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     output = tmp_path_factory.mktemp("zipapp") / "agent.pyz"
     result = subprocess.run(
-        [sys.executable, str(BUILD_TOOL), "--output", str(output)],
+        [sys.executable, str(BUILD_TOOL), "--output", str(output),
+         "--version", ZIPAPP_VERSION],
         capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == str(output)
     return output
@@ -73,6 +78,20 @@ def test_zipapp_holds_only_the_guest_side(zipapp_path: pathlib.Path) -> None:
          "nova_vm_heartbeat/protocol/"))
         or n == "nova_vm_heartbeat/__init__.py" for n in files), files
     assert not any("__pycache__" in n for n in names)
+    version = zipfile.ZipFile(zipapp_path).read(
+        "nova_vm_heartbeat/guest/VERSION")
+    assert version.decode().strip() == ZIPAPP_VERSION
+
+
+def test_the_default_version_is_the_packages(
+        tmp_path: pathlib.Path) -> None:
+    output = tmp_path / "agent.pyz"
+    subprocess.run([sys.executable, str(BUILD_TOOL), "--output", str(output)],
+                   capture_output=True, timeout=60, check=True)
+    version = zipfile.ZipFile(output).read("nova_vm_heartbeat/guest/VERSION")
+    from nova_vm_heartbeat import version as package_version
+    assert version.decode().strip() == (
+        package_version.version_info.version_string())
 
 
 @pytest.mark.parametrize("python", ["current", "oldest"])
@@ -87,6 +106,7 @@ def test_zipapp_agent_talks_to_the_host(
     process = agent_factory(command=[interpreter, str(zipapp_path)], env=env)
     hello = host.handshake()
     assert hello.agent == "nova-vm-heartbeat-guest"
+    assert hello.agent_version == ZIPAPP_VERSION
     assert host.challenge().health is protocol.Health.OK
     process.wait_for_socket()
     result = process.cli("notify", "--component", "app", "--status",

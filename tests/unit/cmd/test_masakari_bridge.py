@@ -45,3 +45,6 @@ def test_no_credentials_no_start(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     assert masakari_bridge.run(conf) == 1
     assert "[masakari] auth_type is not set" in caplog.text
+    # The bridge logs under its own name, not the monitor's.
+    assert {r.name for r in caplog.records} == {
+        "nova_vm_heartbeat.cmd.masakari_bridge"}

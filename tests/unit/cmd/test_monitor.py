@@ -6,6 +6,8 @@ import logging
 import os
 import pathlib
 import signal
+import subprocess
+import sys
 import threading
 import typing
 
@@ -221,3 +223,38 @@ def test_version(capsys):
         monitor.main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_signal_waiters_nest() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    waiter = monitor.SignalWaiter()
+    with waiter:
+        with waiter:
+            handler = signal.getsignal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is handler  # still ours
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_before_the_start_starts_nothing(conf):
+    parts = Parts()
+    waiter = monitor.SignalWaiter()
+    with waiter:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert waiter.wait() == signal.SIGTERM
+        assert monitor.run(conf, parts.factories(), waiter) == 0
+    assert parts.events == []
+
+
+def test_choosing_threads_does_not_import_eventlet() -> None:
+    # futurist imports eventlet if it can, and eventlet warns of its
+    # deprecation when imported: at every start of the monitor, before.
+    code = ("import sys\n"
+            "from nova_vm_heartbeat import cmd\n"
+            "cmd.use_native_threads()\n"
+            "import futurist\n"
+            "assert 'eventlet' not in sys.modules\n")
+    result = subprocess.run([sys.executable, "-W", "always", "-c", code],
+                            capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Eventlet is deprecated" not in result.stderr

@@ -1,0 +1,34 @@
+"""Entry points of the long-running console scripts: signals first.
+
+A service manager may stop a program the moment it started it. The
+console scripts ``nova-vm-heartbeat-monitor`` and
+``nova-vm-heartbeat-masakari-bridge`` import only this module (standard
+library only) and catch SIGTERM and SIGINT before they import the
+program's own modules (oslo.*, libvirt: most of a second). A signal that
+arrives meanwhile, or while the program starts, stops it cleanly (exit
+status 0) as soon as it can, instead of killing it (status 143).
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing
+
+from nova_vm_heartbeat.cmd import signals
+
+
+def monitor(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
+    """``nova-vm-heartbeat-monitor``."""
+    return _main("nova_vm_heartbeat.cmd.monitor", argv)
+
+
+def masakari_bridge(
+        argv: typing.Optional[typing.Sequence[str]] = None) -> int:
+    """``nova-vm-heartbeat-masakari-bridge``."""
+    return _main("nova_vm_heartbeat.cmd.masakari_bridge", argv)
+
+
+def _main(module: str, argv: typing.Optional[typing.Sequence[str]]) -> int:
+    with signals.SignalWaiter() as waiter:
+        program = importlib.import_module(module)
+        return int(program.main(argv, waiter))
