@@ -25,8 +25,11 @@ readonly BUILD_REQUIREMENTS=("pbr>=6.1" "setuptools>=70.1")
 VENV=""                 # set by setup()
 APT_UPDATED=no
 declare -A TIER_STATUS=() TIER_SECONDS=()
+declare -A TIER_COVERAGE=()
 SELECTED_TIERS=()
 SETUP_ONLY=no
+NO_SETUP=no
+EXTRA_ARGS=()           # after --: given to the test runner of each tier
 
 usage() {
     cat <<EOF
@@ -63,10 +66,17 @@ Set-up, done on every run and quick when nothing changed:
     requirements files are unchanged, linked from .venv in the tree.
 
 --setup-only does the set-up and runs no tier (tools/demo.sh uses it).
+--no-setup runs the tiers with the tools on PATH (tox uses it: each tox
+environment runs "tools/test.sh --no-setup TIER -- {posargs}"); arguments
+after -- go to the test runner (pytest or stestr) of the tiers.
+
+The unit and functional tiers run under coverage; the summary gives each
+one's total (reports in build/coverage/TIER/). With CI set, a test tier in
+which no test ran, or every test was skipped, fails.
 
 Environment: PYTHON (interpreter, default python3), NOVA_VM_HEARTBEAT_CACHE,
 HYPOTHESIS_PROFILE (dev or ci, default ci).
-Exit status: 0 only if every selected tier passed and, when a pytest tier
+Exit status: 0 only if every selected tier passed and, when a test tier
 was selected, at least one test ran.
 EOF
 }
@@ -96,10 +106,13 @@ is_tier() {
 
 parse_args() {
     local arg
-    for arg in "$@"; do
+    while [[ $# -gt 0 ]]; do
+        arg=$1; shift
         case $arg in
             -h|--help) usage; exit 0 ;;
             --setup-only) SETUP_ONLY=yes ;;
+            --no-setup) NO_SETUP=yes ;;
+            --) EXTRA_ARGS=("$@"); break ;;
             -*) usage >&2; die "unknown option: $arg" ;;
             *) is_tier "$arg" || die "unknown tier '$arg' (tiers: ${ALL_TIERS[*]})"
                SELECTED_TIERS+=("$arg") ;;
@@ -290,12 +303,33 @@ tier_mypy() {
 # pytest's exit status 5 means it collected no tests.
 run_pytest() {
     local tier=$1; shift
-    local rc=0
-    run python -m pytest --junitxml="$JUNIT_DIR/$tier.xml" "$@" || rc=$?
+    local rc=0 runner=(python -m pytest)
+    [[ $tier == unit || $tier == functional ]] && runner=(coverage_run "$tier")
+    run "${runner[@]}" --junitxml="$JUNIT_DIR/$tier.xml" "$@" \
+        ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} || rc=$?
     if [[ $rc -eq 5 ]]; then
         note "$tier: no tests collected"
         TIER_STATUS[$tier]="no tests"
         return 0
+    fi
+    return "$rc"
+}
+
+# pytest under coverage; the report goes to build/coverage/TIER/ and its
+# total to TIER_COVERAGE for the summary.
+coverage_run() {
+    local tier=$1; shift
+    local dir=$TOP/build/coverage/$tier rc=0 total
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    COVERAGE_FILE=$dir/.coverage python -m coverage run \
+        --source=nova_vm_heartbeat -m pytest "$@" || rc=$?
+    if total=$(COVERAGE_FILE=$dir/.coverage python -m coverage report \
+            --format=total 2>/dev/null); then
+        TIER_COVERAGE[$tier]=$total
+        COVERAGE_FILE=$dir/.coverage python -m coverage report \
+            >"$dir/report.txt" 2>&1 || true
+        note "$tier: coverage $total% (build/coverage/$tier/report.txt)"
     fi
     return "$rc"
 }
@@ -330,7 +364,8 @@ tier_nova() {
         [[ $mode == threading ]] && patching=1 || patching=0
         note "nova: $mode mode (OS_NOVA_DISABLE_EVENTLET_PATCHING=$patching)"
         OS_NOVA_DISABLE_EVENTLET_PATCHING=$patching \
-            run stestr run --concurrency 2 || rc=1
+            run stestr run --concurrency 2 \
+            ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} || rc=1
         stestr last --subunit >"$modes_dir/$mode.subunit" || rc=1
         runs+=("$mode=$modes_dir/$mode.subunit")
     done
@@ -355,6 +390,8 @@ run_tier() {
     TIER_SECONDS[$tier]=$((SECONDS - start))
     if [[ $rc -ne 0 ]]; then
         TIER_STATUS[$tier]="FAILED (exit $rc)"
+    elif [[ -n ${CI:-} ]] && ! tests_ran "$tier"; then
+        TIER_STATUS[$tier]="FAILED (${TIER_STATUS[$tier]:-no test passed})"
     elif [[ -z ${TIER_STATUS[$tier]:-} ]]; then
         TIER_STATUS[$tier]=passed
     fi
@@ -380,12 +417,30 @@ print(*totals)
 EOF
 }
 
+is_test_tier() {
+    [[ $1 == unit || $1 == functional || $1 == hypervisor \
+        || $1 == nova || $1 == consumers ]]
+}
+
+# Whether a test tier ran a test that did not skip (other tiers: true).
+tests_ran() {
+    local counts tests failures errors skipped
+    is_test_tier "$1" || return 0
+    counts=$(junit_counts "$1")
+    [[ $counts != "-" ]] || return 1
+    read -r tests failures errors skipped <<<"$counts"
+    if [[ $tests -gt 0 && $skipped -eq $tests ]]; then
+        TIER_STATUS[$1]="every test skipped"
+    fi
+    [[ $((tests - failures - errors - skipped)) -gt 0 ]]
+}
+
 summarize() {
     local tier counts tests failures errors skipped passed
     local total_passed=0 total_failed=0 total_skipped=0 any_failed=no
     local pytest_selected=no
     banner "summary"
-    printf '%-14s %-18s %8s  %s\n' tier result seconds tests
+    printf '%-14s %-27s %8s  %s\n' tier result seconds tests
     for tier in "${SELECTED_TIERS[@]}"; do
         counts=$(junit_counts "$tier")
         local detail=""
@@ -397,10 +452,11 @@ summarize() {
             total_skipped=$((total_skipped + skipped))
             detail="$passed passed, $((failures + errors)) failed, $skipped skipped"
         fi
-        [[ $tier == unit || $tier == functional || $tier == hypervisor \
-            || $tier == nova || $tier == consumers ]] && pytest_selected=yes
+        is_test_tier "$tier" && pytest_selected=yes
+        [[ -n ${TIER_COVERAGE[$tier]:-} ]] \
+            && detail+="; coverage ${TIER_COVERAGE[$tier]}%"
         [[ ${TIER_STATUS[$tier]} == FAILED* ]] && any_failed=yes
-        printf '%-14s %-18s %8s  %s\n' "$tier" "${TIER_STATUS[$tier]}" \
+        printf '%-14s %-27s %8s  %s\n' "$tier" "${TIER_STATUS[$tier]}" \
             "${TIER_SECONDS[$tier]}" "$detail"
     done
     printf '\n'
@@ -422,7 +478,7 @@ main() {
     else
         say "nova-vm-heartbeat tests in $TOP; tiers: ${SELECTED_TIERS[*]}"
     fi
-    setup
+    [[ $NO_SETUP == yes ]] || setup
     if [[ $SETUP_ONLY == yes ]]; then
         say "set up; no tier run (--setup-only)"
         return
