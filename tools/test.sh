@@ -37,7 +37,7 @@ Usage: ./tools/test.sh [--setup-only] [TIER...]
 
 Installs what the tests need and runs the test tiers, in this order:
   pep8          flake8 with the OpenStack hacking rules, and vermin to keep
-                guest-side code (protocol/, guest/) Python 3.8-compatible
+                guest-side code (common/, protocol/, guest/) Python 3.8-compatible
   mypy          strict type checking (configuration: [mypy] in setup.cfg)
   unit          pytest tests/unit (HYPOTHESIS_PROFILE=ci unless set)
   functional    pytest tests/functional (the RabbitMQ tests start a private
