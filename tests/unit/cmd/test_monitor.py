@@ -15,6 +15,7 @@ from oslo_config import cfg
 import pytest
 
 from nova_vm_heartbeat.cmd import monitor
+from nova_vm_heartbeat.cmd import signals
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.notifications.payload import Notification
@@ -98,7 +99,7 @@ class Parts:
                                  sink=self.sink)
 
 
-class ImmediateSignal(monitor.SignalWaiter):
+class ImmediateSignal(signals.SignalWaiter):
     """A SIGTERM that has already arrived."""
 
     def wait(self) -> int:
@@ -201,7 +202,7 @@ def test_failed_start_cleans_up(conf, caplog):
 def test_signal_waiter(signum):
     before = signal.getsignal(signum)
     timer = threading.Timer(0.1, os.kill, (os.getpid(), signum))
-    with monitor.SignalWaiter() as waiter:
+    with signals.SignalWaiter() as waiter:
         timer.start()
         assert waiter.wait() == signum
     timer.join()
@@ -227,7 +228,7 @@ def test_version(capsys):
 
 def test_signal_waiters_nest() -> None:
     before = signal.getsignal(signal.SIGTERM)
-    waiter = monitor.SignalWaiter()
+    waiter = signals.SignalWaiter()
     with waiter:
         with waiter:
             handler = signal.getsignal(signal.SIGTERM)
@@ -237,7 +238,7 @@ def test_signal_waiters_nest() -> None:
 
 def test_a_signal_before_the_start_starts_nothing(conf):
     parts = Parts()
-    waiter = monitor.SignalWaiter()
+    waiter = signals.SignalWaiter()
     with waiter:
         os.kill(os.getpid(), signal.SIGTERM)
         assert waiter.wait() == signal.SIGTERM
