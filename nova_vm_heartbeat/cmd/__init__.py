@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import typing
 
 
 def use_native_threads() -> None:
@@ -15,27 +13,21 @@ def use_native_threads() -> None:
     otherwise. A program calls this before anything imports
     ``oslo_messaging``; it does nothing if a backend was already chosen
     (inside nova-compute, nova chose it).
-
-    The threading backend imports futurist, which imports eventlet if it
-    can, and eventlet prints a deprecation warning when imported: so
-    eventlet cannot be imported meanwhile, as in nova-compute's threading
-    mode, and futurist knows it is not to be used.
     """
     from oslo_service import backend
 
     if backend.get_backend_type() is None:
-        with _eventlet_unimportable():
-            backend.init_backend(backend.BackendType.THREADING)
+        backend.init_backend(backend.BackendType.THREADING)
 
 
-@contextlib.contextmanager
-def _eventlet_unimportable() -> typing.Iterator[None]:
-    if "eventlet" in sys.modules:  # already imported: nothing to avoid
-        yield
-        return
-    sys.modules["eventlet"] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if sys.modules.get("eventlet", 0) is None:
-            del sys.modules["eventlet"]
+def refuse_eventlet() -> None:
+    """Make ``import eventlet`` fail in this process from now on.
+
+    Our programs never use eventlet. Libraries that use it when they can
+    import it (futurist, oslo.utils' eventletutils) then do not, as in
+    nova-compute's threading mode, and eventlet does not print its
+    deprecation warning at every start. For console scripts only, before
+    they import anything else (see :mod:`.launch`); a no-op if eventlet
+    was already imported.
+    """
+    sys.modules.setdefault("eventlet", None)  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ console scripts ``nova-vm-heartbeat-monitor`` and
 library only) and catch SIGTERM and SIGINT before they import the
 program's own modules (oslo.*, libvirt: most of a second). A signal that
 arrives meanwhile, or while the program starts, stops it cleanly (exit
-status 0) as soon as it can, instead of killing it (status 143).
+status 0) as soon as it can, instead of killing it (status 143). They
+also refuse eventlet (:func:`nova_vm_heartbeat.cmd.refuse_eventlet`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib
 import typing
 
+from nova_vm_heartbeat import cmd
 from nova_vm_heartbeat.cmd import signals
 
 
@@ -30,5 +32,6 @@ def masakari_bridge(
 
 def _main(module: str, argv: typing.Optional[typing.Sequence[str]]) -> int:
     with signals.SignalWaiter() as waiter:
+        cmd.refuse_eventlet()
         program = importlib.import_module(module)
         return int(program.main(argv, waiter))

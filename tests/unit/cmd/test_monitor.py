@@ -246,16 +246,15 @@ def test_a_signal_before_the_start_starts_nothing(conf):
     assert parts.events == []
 
 
-def test_choosing_threads_does_not_import_eventlet() -> None:
-    # futurist imports eventlet if it can, and eventlet warns of its
-    # deprecation when imported: at every start of the monitor, before.
+def test_the_console_scripts_do_not_import_eventlet(
+        config_file: pathlib.Path) -> None:
+    # futurist and oslo.utils import eventlet if they can, and eventlet
+    # warns of its deprecation when imported: at every start, before.
     code = ("import sys\n"
-            "from nova_vm_heartbeat import cmd\n"
-            "cmd.use_native_threads()\n"
-            "import futurist\n"
-            "assert 'eventlet' not in sys.modules\n")
-    result = subprocess.run([sys.executable, "-W", "always", "-c", code],
-                            capture_output=True, text=True, timeout=60,
-                            check=False)
+            "from nova_vm_heartbeat.cmd import launch\n"
+            "launch.monitor(['--config-file', sys.argv[1], '--version'])\n")
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code, str(config_file)],
+        capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "Eventlet is deprecated" not in result.stderr
