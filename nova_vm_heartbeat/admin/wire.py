@@ -98,6 +98,7 @@ def instance(status: InstanceStatus) -> Json:
             "state": connection.state.value,
             "established": connection.established,
             "connects": connection.counters.connects,
+            "abuse": connection.abuse(),
         },
     }
 

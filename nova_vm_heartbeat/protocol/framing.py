@@ -54,7 +54,8 @@ class Overflow:
         detail = self.detail
         if self.count > 1:
             detail += " (%d times)" % self.count
-        return errors.RemoteProtocolError(self.kind, detail, self.excerpt)
+        return errors.RemoteProtocolError(self.kind, detail, self.excerpt,
+                                          self.count)
 
 
 Item = typing.Union[bytes, _Marker, Overflow]
