@@ -17,11 +17,14 @@ Usage, from the top of the tree::
     .venv/bin/python benchmarks/gil_pause.py [--healthy 20] [--hostile 6]
         [--seconds 30]
 
-Prints the worst and the 99th percentile lateness, beside the same
+Prints the worst and the 99th percentile lateness, and the worst part
+of a lateness that other threads of the process could have held the GIL
+for (at most the CPU time they used during that sleep), beside the same
 figures measured first without the monitor (the machine's own noise:
-on a shared machine, the scheduler alone can make a sleep late), the
-process's CPU share and the abuse counted; exits 1 if the worst is
-20 ms or more (DESIGN.md section 7).
+on a shared machine, the scheduler alone can make a sleep late, and can
+preempt a thread that holds the GIL), the process's CPU share and the
+abuse counted; exits 1 if the worst lateness is 20 ms or more
+(DESIGN.md section 7).
 """
 
 from __future__ import annotations
@@ -84,11 +87,24 @@ def _flood(listener: socket.socket, index: int) -> None:
             conn.close()
 
 
-def sleeper(stop: threading.Event, late: typing.List[float]) -> None:
+Late = typing.List[typing.Tuple[float, float]]
+
+
+def sleeper(stop: threading.Event, late: Late) -> None:
+    """Sleep 10 ms again and again; note how late, and why it can be.
+
+    Each entry is (lateness, the part of it other threads of this
+    process could have held the GIL for: at most the CPU time they used
+    meanwhile). The rest is the machine: the scheduler running other
+    processes, or preempting a thread that holds the GIL.
+    """
     while not stop.is_set():
-        started = time.perf_counter()
+        started, cpu, own = (time.perf_counter(), time.process_time(),
+                             time.thread_time())
         time.sleep(SLEEP)
-        late.append(time.perf_counter() - started - SLEEP)
+        lateness = time.perf_counter() - started - SLEEP
+        others = (time.process_time() - cpu) - (time.thread_time() - own)
+        late.append((lateness, max(0.0, min(lateness, others))))
 
 
 def _start_hostile(directory: str, first: int,
@@ -102,21 +118,25 @@ def _start_hostile(directory: str, first: int,
     return proc
 
 
-def lateness(seconds: float) -> typing.List[float]:
-    """The sleeper's lateness over ``seconds``, sorted."""
-    stop, late = threading.Event(), []  # type: ignore[var-annotated]
+def lateness(seconds: float) -> Late:
+    """The sleeper's lateness over ``seconds``."""
+    stop = threading.Event()
+    late: Late = []
     thread = threading.Thread(target=sleeper, args=(stop, late))
     thread.start()
     time.sleep(seconds)
     stop.set()
     thread.join()
-    return sorted(late)
+    return late
 
 
-def _figures(late: typing.List[float]) -> typing.Dict[str, float]:
-    return {"worst_ms": round(late[-1] * 1000, 2),
-            "p99_ms": round(late[int(len(late) * 0.99)] * 1000, 2),
-            "sleeps": len(late)}
+def _figures(late: Late) -> typing.Dict[str, float]:
+    total = sorted(t for t, _ in late)
+    cpu_bound = sorted(c for _, c in late)
+    return {"worst_ms": round(total[-1] * 1000, 2),
+            "p99_ms": round(total[int(len(total) * 0.99)] * 1000, 2),
+            "worst_cpu_bound_ms": round(cpu_bound[-1] * 1000, 2),
+            "sleeps": len(total)}
 
 
 def run(args: argparse.Namespace) -> typing.Dict[str, typing.Any]:
@@ -174,11 +194,12 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     result = run(args)
     print("worst lateness of a 10 ms sleep: %.2f ms (p99 %.2f ms, %d "
-          "sleeps, target < %.0f ms); without the monitor: %.2f ms (p99 "
-          "%.2f ms); process CPU %.1f%% of a core; abuse %s" % (
+          "sleeps, target < %.0f ms), of which at most %.2f ms while the "
+          "other threads ran; without the monitor: %.2f ms (p99 %.2f ms); "
+          "process CPU %.1f%% of a core; abuse %s" % (
               result["worst_ms"], result["p99_ms"], result["sleeps"],
-              TARGET * 1000, result["baseline"]["worst_ms"],
-              result["baseline"]["p99_ms"],
+              TARGET * 1000, result["worst_cpu_bound_ms"],
+              result["baseline"]["worst_ms"], result["baseline"]["p99_ms"],
               result["process_cpu_share"] * 100, result["abuse"]))
     print(json.dumps(result))
     return 0 if result["worst_ms"] < TARGET * 1000 else 1
