@@ -6,7 +6,7 @@ GIL) with Nova's own threads. This runs the real
 :class:`~nova_vm_heartbeat.runtime.service.MonitorService` in this
 process, over simulated healthy guests (``simguests.py``) and hostile
 ones (another process that floods every connection with what
-``tests/functional/hypervisor/hostile.py`` sends: garbage, the
+``tests/functional/hypervisor/hostile_agent.py`` sends: garbage, the
 worst-case lines of the adversarial families, hello storms), and a
 thread of this process that sleeps 10 ms in a loop. Its lateness (how
 much longer than 10 ms each sleep took) is what a Nova thread would wait
@@ -54,7 +54,7 @@ from nova_vm_heartbeat.monitor.policy import Settings  # noqa: E402
 from nova_vm_heartbeat.runtime.options import RuntimeOptions  # noqa: E402
 from nova_vm_heartbeat.runtime.service import MonitorService  # noqa: E402
 from nova_vm_heartbeat.sinks.impl_noop import NoopSink  # noqa: E402
-from tests.functional.hypervisor import hostile  # noqa: E402
+from tests.functional.hypervisor import hostile_agent  # noqa: E402
 
 SLEEP = 0.010
 TARGET = 0.020
@@ -77,7 +77,7 @@ def serve_hostile(directory: str, first: int, count: int) -> None:
 
 
 def _flood(listener: socket.socket, index: int) -> None:
-    attack = getattr(hostile, ATTACKS[index % len(ATTACKS)])
+    attack = getattr(hostile_agent, ATTACKS[index % len(ATTACKS)])
     while True:
         conn, _ = listener.accept()
         conn.setblocking(False)

@@ -1,6 +1,6 @@
 """Hostile guests beside healthy ones: the trust boundary on real guests.
 
-Two guests turn hostile (their agent is killed and ``hostile.py`` takes
+Two guests turn hostile (their agent is killed and ``hostile_agent.py`` takes
 over the heartbeat port through guest-exec): one floods garbage and the
 worst-case lines of the adversarial families in turns, one storms the
 host with hellos carrying new boot ids. Four guests are what a loaded
@@ -34,7 +34,7 @@ from tests.functional.hypervisor.lab import Lab
 
 ATTACKS = ("flood", "hello_storm")
 #: The program the hostile guests run (python3 -c).
-PROGRAM = (pathlib.Path(__file__).parent / "hostile.py").read_text()
+PROGRAM = (pathlib.Path(__file__).parent / "hostile_agent.py").read_text()
 #: Seconds the attack runs before the victim hangs, to measure its cost.
 ATTACK_WINDOW = 20.0
 #: The monitor process under attack, all threads (documented bounds).

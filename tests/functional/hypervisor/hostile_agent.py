@@ -1,6 +1,6 @@
 """A hostile guest agent, run inside a test guest with its python3.
 
-``python3 -c "$(cat hostile.py)" ATTACK`` takes over the heartbeat port
+``python3 -c "$(cat hostile_agent.py)" ATTACK`` takes over the heartbeat port
 (the real agent is killed first) and attacks the host forever:
 
 ``garbage``
