@@ -4,7 +4,9 @@
 # The node runs as the current user from Debian's rabbitmq-server package,
 # without systemd and without touching the system's own node: its data,
 # logs and Erlang cookie live in a state directory, it listens on
-# 127.0.0.1 only, and it is called nova-vm-heartbeat@localhost. If some
+# 127.0.0.1 only, and it is called nova-vm-heartbeat@localhost (another
+# name with NOVA_VM_HEARTBEAT_RABBITMQ_NODE, for a second node beside a
+# first one on another port). If some
 # other broker already listens on the port, "start" uses it as it is and
 # "stop" leaves it alone. Run with --help for the commands.
 
@@ -14,7 +16,7 @@ readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-${HOME:-/tmp}/.cache/nova-vm-heart
 readonly STATE_DIR=${NOVA_VM_HEARTBEAT_RABBITMQ_DIR:-$CACHE_DIR/rabbitmq}
 readonly PORT=${NOVA_VM_HEARTBEAT_RABBITMQ_PORT:-5672}
 readonly ADDRESS=127.0.0.1
-readonly NODE=nova-vm-heartbeat@localhost
+readonly NODE=${NOVA_VM_HEARTBEAT_RABBITMQ_NODE:-nova-vm-heartbeat}@localhost
 readonly START_TIMEOUT=${NOVA_VM_HEARTBEAT_RABBITMQ_TIMEOUT:-60}
 readonly STOP_TIMEOUT=30
 readonly RABBITMQ_BIN=/usr/lib/rabbitmq/bin
@@ -41,7 +43,9 @@ The node keeps its data and logs in $STATE_DIR
 (NOVA_VM_HEARTBEAT_RABBITMQ_DIR); its console log is $LOG_FILE.
 Clients connect to rabbit://guest:guest@$ADDRESS:$PORT/.
 Environment: NOVA_VM_HEARTBEAT_RABBITMQ_PORT (default 5672),
-NOVA_VM_HEARTBEAT_RABBITMQ_TIMEOUT (seconds, default 60).
+NOVA_VM_HEARTBEAT_RABBITMQ_NODE (the node's name before @localhost,
+default nova-vm-heartbeat), NOVA_VM_HEARTBEAT_RABBITMQ_TIMEOUT (seconds,
+default 60).
 EOF
 }
 

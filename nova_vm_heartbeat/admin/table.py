@@ -25,7 +25,7 @@ import typing
 from nova_vm_heartbeat.admin.wire import Json
 
 HEADERS = ("UUID", "NAME", "STATE", "FAULT", "LAST GOOD", "RTT",
-           "CHANNELS", "SUSPENDED")
+           "CHANNELS", "SUSPENDED", "ABUSE")
 NONE = "-"
 
 
@@ -57,12 +57,19 @@ def suspended(instance: Json) -> str:
                      for reason, left in sorted(reasons.items())) or NONE
 
 
+def abuse(instance: Json) -> str:
+    """``rejected 5012, cpu_budget 3``: what the guest did to the host."""
+    counts = (instance.get("socket") or {}).get("abuse") or {}
+    return ", ".join("%s %d" % (kind, counts[kind])
+                     for kind in sorted(counts)) or NONE
+
+
 def row(instance: Json) -> typing.Tuple[str, ...]:
     return (instance["uuid"], instance.get("name") or instance["domain"],
             instance["state"], instance.get("fault_class") or NONE,
             age(instance.get("last_good_age")),
             round_trip(instance.get("rtt")), channels(instance),
-            suspended(instance))
+            suspended(instance), abuse(instance))
 
 
 def render(instances: typing.Sequence[Json]) -> str:

@@ -110,6 +110,7 @@ def instance(status: InstanceStatus) -> Json:
             "state": connection.state.value,
             "established": connection.established,
             "connects": connection.counters.connects,
+            "abuse": connection.abuse(),
         },
     }
 

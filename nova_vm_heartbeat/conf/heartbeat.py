@@ -318,9 +318,32 @@ directory is) and the path must stay under 108 bytes.
 ]
 
 
+# What one hostile guest may cost the host (issue 11).
+abuse_opts = [
+    cfg.FloatOpt(
+        "guest_cpu_budget",
+        default=0.01,
+        min=0.001,
+        max=1.0,
+        help="""
+CPU time the monitor may spend on one guest's heartbeat channel, in
+seconds per second (0.01: 1% of one core), for reading, decoding and
+handling what the guest sends, with one second's worth as a burst.
+
+A guest over its budget is not read until the budget refills; it is
+counted (the ``abuse`` metric and the status table) and logged at most
+once a minute. Its judgement goes on: challenges are still sent, and
+answers it cannot get read in time count as missed, so a guest that only
+floods its channel is judged as one whose agent does not answer. A well
+behaved agent costs well under 1% of this default.
+"""),
+]
+
+
 def all_opts() -> typing.List[cfg.Opt]:
     """Every option of the group, in the order the sample shows them."""
-    return defaults_opts + bounds_opts + limits_opts + runtime_opts
+    return (defaults_opts + bounds_opts + limits_opts + runtime_opts
+            + abuse_opts)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

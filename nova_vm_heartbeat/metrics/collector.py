@@ -32,6 +32,7 @@ from prometheus_client import registry
 from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import REMOTE_ERROR_KINDS
+from nova_vm_heartbeat.runtime.telemetry import ABUSE_KINDS
 from nova_vm_heartbeat.runtime.telemetry import Histogram
 from nova_vm_heartbeat.runtime.telemetry import Snapshot
 
@@ -66,6 +67,7 @@ class Collector(registry.Collector):
         yield _states(snap)
         yield self._round_trips(snap)
         yield from _counters(snap)
+        yield _abuse(snap, self.per_instance)
         yield _histogram("loop_lag_seconds", "How late the monitor loop "
                          "ticked its most overdue instance.", [],
                          {(): snap.loop_lag})
@@ -137,6 +139,25 @@ def _counters(snap: Snapshot) -> typing.Iterator[Family]:
     yield core.CounterMetricFamily(
         PREFIX + "loop_cpu_seconds", "CPU time of the monitor loop's "
         "thread.", value=snap.cpu_seconds)
+
+
+def _abuse(snap: Snapshot, per_instance: bool) -> Family:
+    """What guests did to the host; per instance only for those with any."""
+    help_text = ("What guests did to the host: invalid input (rejected), "
+                 "reads paused over the CPU or the byte budget.")
+    if per_instance:
+        family = core.CounterMetricFamily(PREFIX + "guest_abuse", help_text,
+                                          labels=["instance_uuid", "kind"])
+        for uuid, counts in sorted(snap.abuse.items()):
+            for kind, count in sorted(counts.items()):
+                family.add_metric([uuid, kind], count)
+        return family
+    family = core.CounterMetricFamily(PREFIX + "guest_abuse", help_text,
+                                      labels=["kind"])
+    for kind in ABUSE_KINDS:
+        family.add_metric([kind], sum(c.get(kind, 0)
+                                      for c in snap.abuse.values()))
+    return family
 
 
 def _histogram(name: str, help_text: str, labels: typing.List[str],

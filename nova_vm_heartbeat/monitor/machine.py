@@ -166,7 +166,7 @@ class InstanceMonitor(Judge):
 
     def _on_violation(self, now: float, signal: sig.ProtocolViolation,
                       actions: Actions) -> None:
-        self.violations += 1
+        self.violations += signal.count
 
     def _on_qga_answer(self, now: float, signal: sig.QgaAnswered,
                        actions: Actions) -> None:

@@ -156,9 +156,15 @@ class ChannelLost:
 
 @dataclasses.dataclass(frozen=True)
 class ProtocolViolation:
-    """The guest sent something invalid (already counted and dropped)."""
+    """The guest sent something invalid (already counted and dropped).
+
+    Coalesced: ``count`` pieces of invalid input, ``kind`` the commonest,
+    ``by_kind`` the counts of every kind (empty: ``count`` of ``kind``).
+    """
 
     kind: str
+    count: int = 1
+    by_kind: typing.Tuple[typing.Tuple[str, int], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

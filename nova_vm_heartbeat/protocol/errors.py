@@ -54,11 +54,15 @@ class RemoteProtocolError(ProtocolError):
         metric label (one of :data:`REMOTE_ERROR_KINDS`).
     :param detail: a human readable explanation.
     :param data: the offending input; only an escaped excerpt is kept.
+    :param count: how many pieces of input this one error stands for
+        (input dropped in bulk, once the line queue is full).
     """
 
-    def __init__(self, kind: str, detail: str, data: bytes | str = b""):
+    def __init__(self, kind: str, detail: str, data: bytes | str = b"",
+                 count: int = 1):
         self.kind = kind
         self.detail = detail
+        self.count = count
         self.excerpt = excerpt(data) if data else ""
         message = "%s: %s" % (kind, detail)
         if self.excerpt:

@@ -25,6 +25,7 @@ import math
 import re
 import typing
 
+from nova_vm_heartbeat.protocol import errors
 from nova_vm_heartbeat.protocol import events
 from nova_vm_heartbeat.protocol.limits import Limits
 
@@ -204,7 +205,8 @@ class Components(Field):
     def _component(self, name: object, body: object,
                    limits: Limits) -> events.Component:
         if not isinstance(body, dict):
-            raise InvalidField("component %r must be an object" % (name,))
+            raise InvalidField("component %s must be an object"
+                               % errors.excerpt(str(name)))
         progress = body.get("progress")
         return events.Component(
             name=self._name.decode(name, limits),

@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import re
 import typing
 
 from nova_vm_heartbeat.protocol import errors
 from nova_vm_heartbeat.protocol.limits import Limits
 
 RESYNC_BYTE = b"\xff"
+#: What bytes.strip() removes, and 0xFF: input made of these alone
+#: holds no line.
+_BLANK = b" \t\n\r\x0b\x0c\xff"
+_RESYNC_RUN = re.compile(b"\xff{2,}")
 
 
 class _Marker:
@@ -61,7 +66,8 @@ class Overflow:
         detail = self.detail
         if self.count > 1:
             detail += " (%d times)" % self.count
-        return errors.RemoteProtocolError(self.kind, detail, self.excerpt)
+        return errors.RemoteProtocolError(self.kind, detail, self.excerpt,
+                                          self.count)
 
 
 Item = typing.Union[bytes, _Marker, Overflow]
@@ -98,10 +104,44 @@ class LineBuffer:
         if not data:
             self._close()
             return
-        for index, segment in enumerate(data.split(RESYNC_BYTE)):
-            if index:
-                self._resync()
+        if b"\xff\xff" in data:  # a run of 0xFF is one resync
+            data = _RESYNC_RUN.sub(RESYNC_BYTE, data)
+        first, *rest = data.split(RESYNC_BYTE)
+        self._feed_segment(first)
+        if not rest:
+            return
+        last = rest.pop()
+        middle = data[len(first) + 1:len(data) - len(last)]
+        kept = self._between_resyncs(middle, rest)
+        for index, segment in enumerate(kept):
+            if self._full():
+                self._overflow("buffer_full", "lines and resyncs arrive "
+                               "faster than they are read; input dropped",
+                               segment, count=len(kept) - index)
+                break
+            self._resync()
             self._feed_segment(segment)
+        self._resync()
+        self._feed_segment(last)
+
+    def _between_resyncs(self, middle: bytes,
+                         segments: typing.List[bytes]) -> typing.List[bytes]:
+        """The segments between two 0xFF bytes that can yield anything.
+
+        Such a segment is discarded by the 0xFF after it unless it holds
+        a complete line that is not blank, or is too long (an overflow).
+        Once the queue is full, the rest are counted as one overflow.
+        Both are
+        asked of all of them at once, in C, so that a flood of 0xFF costs
+        no Python-level work per byte.
+        """
+        limit = self._limits.max_line_bytes
+        blank = b"\n" not in middle or not middle.translate(None, _BLANK)
+        if blank and max(map(len, segments), default=0) <= limit:
+            return []
+        return [segment for segment in segments
+                if (b"\n" in segment and segment.strip())
+                or len(segment) > limit]
 
     def pop(self) -> typing.Optional[Item]:
         """Return the next item, or None when more input is needed."""
@@ -114,14 +154,33 @@ class LineBuffer:
         return item
 
     def _feed_segment(self, segment: bytes) -> None:
-        start = 0
-        while True:
-            end = segment.find(b"\n", start)
-            if end < 0:
-                self._extend_partial(segment[start:])
+        lines = segment.split(b"\n")
+        if len(lines) > 1:
+            self._end_line(lines[0])
+            self._end_lines(lines[1:-1])
+        self._extend_partial(lines[-1])
+
+    def _end_lines(self, lines: typing.List[bytes]) -> None:
+        """Complete lines; blank ones are keep-alives and are skipped.
+
+        Once the queue is full, the rest are dropped and counted at once:
+        a flood of short lines costs one Python call per queued line, not
+        one per line sent.
+        """
+        for index, line in enumerate(lines):
+            if not line:
+                continue
+            if self._full():
+                dropped = sum(1 for rest in lines[index:] if rest.strip())
+                self._overflow("buffer_full", "lines arrive faster than "
+                               "they are read; line dropped", line,
+                               count=dropped)
                 return
-            self._end_line(segment[start:end])
-            start = end + 1
+            self._end_line(line)
+
+    def _full(self) -> bool:
+        return (self._queued_lines >= self._limits.max_burst
+                or len(self._items) >= self._max_items - 1)
 
     def _extend_partial(self, piece: bytes) -> None:
         if self._discarding or not piece:
@@ -167,12 +226,13 @@ class LineBuffer:
 
     def _overflow(self, kind: str, detail: str,
                   data: typing.Union[bytes, bytearray],
-                  room: bool = False) -> None:
+                  room: bool = False, count: int = 1) -> None:
         last = self._items[-1] if self._items else None
         if isinstance(last, Overflow) and last.kind == kind:
-            last.count += 1
+            last.count += count
             return
-        report = Overflow(kind, detail, bytes(data[:errors.EXCERPT_BYTES + 1]))
+        report = Overflow(kind, detail, bytes(data[:errors.EXCERPT_BYTES + 1]),
+                          count)
         if room:
             self._items.append(report)
         else:

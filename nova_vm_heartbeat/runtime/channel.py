@@ -25,6 +25,12 @@ Costs per guest are bounded whatever the guest does:
   :data:`MIN_READ_CHARGE`, so a guest that trickles single bytes cannot
   make us read often); past the budget the socket is not read until the
   next second, and QEMU stops taking the guest's output;
+* CPU: the monitor thread's CPU time spent on the channel (reading,
+  decoding, handling what it amounts to) is charged to a
+  :class:`CpuBudget`; past it, the socket is not read until the budget
+  refills. The guest's judgement goes on: its challenges are sent and
+  missed answers count, so a guest that only sends garbage is a guest
+  whose agent does not answer, and no other instance waits for it;
 * input held: at most the protocol limits' ``max_buffer_bytes``;
 * output held: at most :data:`MAX_OUTGOING` bytes; a guest that never
   reads gets its messages dropped and counted.
@@ -38,6 +44,7 @@ import errno
 import logging
 import selectors
 import socket
+import time
 import typing
 
 from nova_vm_heartbeat.monitor import actions as act
@@ -62,6 +69,10 @@ READ_SIZE = 65536
 MIN_READ_CHARGE = 512
 #: Most bytes waiting for a guest that does not read.
 MAX_OUTGOING = 65536
+#: CPU seconds per second one guest may cost the monitor thread.
+DEFAULT_CPU_BUDGET = 0.01
+#: Seconds between two log lines about one guest's abuse.
+ABUSE_LOG_PERIOD = 60.0
 #: A connection that lived this long resets the back-off.
 STABLE_AFTER = 5.0
 #: Errors of connect() that mean "not there (yet)": retry later.
@@ -86,8 +97,12 @@ class ChannelCounters:
     bytes_out: int = 0
     #: Outgoing bytes dropped because the guest did not read.
     dropped_out: int = 0
-    #: Times reading paused because the guest exhausted its budget.
+    #: Times reading paused because the guest exhausted its byte budget.
     throttled: int = 0
+    #: Times reading paused because the guest exhausted its CPU budget.
+    cpu_throttled: int = 0
+    #: CPU seconds the monitor thread spent on this channel.
+    cpu_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +118,54 @@ class ChannelSnapshot:
     #: Invalid guest input by kind, on this channel so far.
     violations: typing.Dict[str, int]
 
+    def abuse(self) -> typing.Dict[str, int]:
+        """What the guest did to the host, by kind; only kinds with any.
+
+        The kinds are ``telemetry.ABUSE_KINDS``.
+        """
+        counts = {"rejected": sum(self.violations.values()),
+                  "cpu_budget": self.counters.cpu_throttled,
+                  "read_budget": self.counters.throttled}
+        return {kind: n for kind, n in counts.items() if n}
+
+
+class CpuBudget:
+    """CPU seconds a guest may cost per second, with one second of burst.
+
+    A token bucket of CPU time: :meth:`charge` takes what was spent (it
+    may overdraw: the cost of a read is known only after it), and
+    :meth:`resume_at` says when the balance is back above zero.
+    """
+
+    def __init__(self, per_second: float):
+        self.per_second = per_second
+        self._balance = per_second
+        self._at = 0.0
+
+    def charge(self, now: float, seconds: float) -> bool:
+        """Spend ``seconds`` at ``now``; False when overdrawn."""
+        self._refill(now)
+        self._balance -= seconds
+        return self._balance >= 0.0
+
+    def resume_at(self, now: float) -> float:
+        self._refill(now)
+        return now + max(0.0, -self._balance) / self.per_second
+
+    def _refill(self, now: float) -> None:
+        if now > self._at:
+            self._balance = min(self.per_second, self._balance
+                                + (now - self._at) * self.per_second)
+            self._at = now
+
 
 class HeartbeatChannel:
     """Connects to one instance's heartbeat socket and keeps connecting.
 
     :param deliver: takes each signal the guest's input amounts to.
+    :param cpu_budget: CPU seconds per second the monitor thread may
+        spend on this guest's input (0.01: 1% of a core).
+    :param cpu_clock: this thread's CPU time (a test may pass another).
     :param spread: seconds to wait before the first attempt to connect.
         Instances found together (a monitor restart) are given random
         delays, so that their challenges do not all fall due at the same
@@ -118,6 +176,8 @@ class HeartbeatChannel:
                  terms: Terms, *, limits: protocol.Limits,
                  read_budget: int, reconnect_max: float,
                  deliver: typing.Callable[[sig.Signal], None],
+                 cpu_budget: float = DEFAULT_CPU_BUDGET,
+                 cpu_clock: typing.Callable[[], float] = time.thread_time,
                  spread: float = 0.0):
         self.path = path
         self.label = label
@@ -141,6 +201,10 @@ class HeartbeatChannel:
         self._spread = spread
         self._absent = Once()
         self._overflow = LogThrottle(60.0)
+        self._cpu = CpuBudget(cpu_budget)
+        self._cpu_clock = cpu_clock
+        self._cpu_log = LogThrottle(ABUSE_LOG_PERIOD)
+        self._flush_timer: typing.Optional[Timer] = None
 
     # -- control ------------------------------------------------------------
 
@@ -242,6 +306,8 @@ class HeartbeatChannel:
     def _disconnect(self) -> None:
         self._reactor.cancel(self._resume_timer)
         self._resume_timer = None
+        self._reactor.cancel(self._flush_timer)
+        self._flush_timer = None
         if self._sock is None:
             return
         self._reactor.unwatch(self._sock)
@@ -282,7 +348,9 @@ class HeartbeatChannel:
         if events & WRITE:
             self._flush()
         if events & READ and self._sock is not None:
+            started = self._cpu_clock()
             self._read()
+            self._charge(self._cpu_clock() - started)
 
     def _read(self) -> None:
         assert self._sock is not None
@@ -308,6 +376,17 @@ class HeartbeatChannel:
             self._deliver(signal)
         if received.closed and self.state is ChannelState.CONNECTED:
             self._lost("end of stream")
+        elif self._flush_timer is None:
+            when = self.session.rejected_due()
+            if when is not None:
+                self._flush_timer = self._reactor.call_at(
+                    when, self._flush_rejected)
+
+    def _flush_rejected(self) -> None:
+        """The one signal of the interval about invalid input held back."""
+        self._flush_timer = None
+        for signal in self.session.flush_rejected():
+            self._deliver(signal)
 
     # -- the read budget ------------------------------------------------------
 
@@ -318,11 +397,36 @@ class HeartbeatChannel:
         return self._read_budget - self._window_used
 
     def _pause(self) -> None:
-        self._paused = True
         self.counters.throttled += 1
+        self._pause_until(self._window_start + 1.0)
+
+    def _pause_until(self, when: float) -> None:
+        self._paused = True
         self._watch()
-        self._resume_timer = self._reactor.call_at(
-            self._window_start + 1.0, self._resume)
+        self._reactor.cancel(self._resume_timer)
+        self._resume_timer = self._reactor.call_at(when, self._resume)
+
+    # -- the CPU budget -------------------------------------------------------
+
+    def _charge(self, seconds: float) -> None:
+        self.counters.cpu_seconds += seconds
+        now = self._reactor.clock()
+        if self._cpu.charge(now, seconds) or self._sock is None:
+            return
+        self.counters.cpu_throttled += 1
+        resume = self._cpu.resume_at(now)
+        self._pause_until(resume)
+        held = self._cpu_log.allow(now)
+        if held is not None:
+            LOG.warning("Instance %(label)s: the guest's input used up its "
+                        "CPU budget (%(budget).1f ms a second); not reading "
+                        "it for %(pause).2f s (%(n)d times in all, %(cpu).2f "
+                        "s of CPU so far)", {
+                            "label": self.label,
+                            "budget": self._cpu.per_second * 1000,
+                            "pause": resume - now,
+                            "n": self.counters.cpu_throttled,
+                            "cpu": self.counters.cpu_seconds})
 
     def _resume(self) -> None:
         self._resume_timer = None

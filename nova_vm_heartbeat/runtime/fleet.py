@@ -43,6 +43,7 @@ from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.session import Terms
 from nova_vm_heartbeat.runtime.telemetry import Snapshot
 from nova_vm_heartbeat.runtime.telemetry import Telemetry
+from nova_vm_heartbeat.runtime.throttle import BurstThrottle
 from nova_vm_heartbeat.runtime.timers import DeadlineWheel
 from nova_vm_heartbeat.sources.base import InstanceInfo
 
@@ -157,6 +158,9 @@ class Instance:
     broken: bool = False
     #: The state last logged (monitors start in STARTING).
     logged_state: MonitorState = MonitorState.STARTING
+    #: Bounds how many state changes of this instance are logged.
+    state_log: BurstThrottle[typing.Tuple[MonitorState, MonitorState]] = \
+        dataclasses.field(default_factory=BurstThrottle)
 
 
 class Fleet:
@@ -351,7 +355,8 @@ class Fleet:
                                           rtt)
         elif kind is sig.ProtocolViolation:
             assert isinstance(signal, sig.ProtocolViolation)
-            self.telemetry.protocol_errors[signal.kind] += 1
+            self.telemetry.protocol_errors.update(
+                dict(signal.by_kind or ((signal.kind, signal.count),)))
         elif kind is sig.QgaFailed:
             self.telemetry.missed += max(
                 0, instance.monitor.missed_total() - missed)
@@ -400,16 +405,29 @@ class Fleet:
         """
         before, after = instance.logged_state, instance.monitor.state
         if after is before:
+            self._log_changes(instance, instance.state_log.flush(
+                self.clock()))
             return
         instance.logged_state = after
         if after is MonitorState.SUSPECT and instance.running:
             # A baseline for the verdict's vCPU and I/O deltas.
             self.effects.sample_stats(instance.info.uuid)
-        LOG.log(_level(before, after),
-                "Instance %(uuid)s (%(name)s): %(before)s -> %(after)s",
-                {"uuid": instance.info.uuid,
-                 "name": instance.info.domain_name,
-                 "before": before.value, "after": after.value})
+        self._log_changes(instance, instance.state_log.offer(
+            self.clock(), (before, after)))
+
+    def _log_changes(self, instance: Instance, lines: typing.List[
+            typing.Tuple[typing.Tuple[MonitorState, MonitorState], int]]
+            ) -> None:
+        """State changes, the first and last of a burst (see throttle)."""
+        for (before, after), held in lines:
+            LOG.log(_level(before, after),
+                    "Instance %(uuid)s (%(name)s): %(before)s -> %(after)s"
+                    "%(held)s", {"uuid": instance.info.uuid,
+                                 "name": instance.info.domain_name,
+                                 "before": before.value,
+                                 "after": after.value,
+                                 "held": " (after %d state changes not "
+                                 "logged)" % held if held else ""})
 
     def forgive_all(self, now: float) -> None:
         """The host could not observe for a while: forgive every monitor."""
@@ -472,7 +490,12 @@ class Fleet:
         """The telemetry, with the instances counted by state."""
         states = collections.Counter(
             i.monitor.state.value for i in self._instances.values())
-        return self.telemetry.snapshot(dict(states), round_trips, **extra)
+        abuse = {uuid: counts for uuid, counts in (
+            (i.info.uuid, i.channel.snapshot().abuse())
+            for i in self._instances.values() if i.channel is not None)
+            if counts}
+        return self.telemetry.snapshot(dict(states), round_trips,
+                                       abuse=abuse, **extra)
 
     # -- guarding -------------------------------------------------------------
 

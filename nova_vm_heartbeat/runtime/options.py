@@ -66,6 +66,9 @@ class RuntimeOptions:
         connect a heartbeat socket, in seconds.
     :param read_budget: most bytes read from one guest per second; a
         guest that sends more is not read until the next second.
+    :param guest_cpu_budget: CPU seconds per second the monitor thread
+        may spend on one guest's channel; past it, the guest is not read
+        until the budget refills.
     :param libvirt_uri: the libvirt connection for QGA, events and stats;
         None runs without libvirt (heartbeat channel only).
     :param admin: the admin socket to serve (None: none).
@@ -81,6 +84,7 @@ class RuntimeOptions:
     qga_workers: int = 4
     reconnect_max: float = 30.0
     read_budget: int = 65536
+    guest_cpu_budget: float = 0.01
     libvirt_uri: typing.Optional[str] = "qemu:///system"
     admin: typing.Optional[AdminEndpoint] = None
     metrics: typing.Optional[MetricsEndpoint] = None

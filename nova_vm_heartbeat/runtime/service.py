@@ -372,6 +372,7 @@ class MonitorService:
             self._reactor, "%s (%s)" % (info.uuid, info.domain_name),
             info.domain_name, info.heartbeat_socket, terms,
             limits=self.options.limits, read_budget=self.options.read_budget,
+            cpu_budget=self.options.guest_cpu_budget,
             reconnect_max=self.options.reconnect_max, deliver=deliver,
             spread=random.uniform(0.0, min(terms.interval, MAX_SPREAD)))
 

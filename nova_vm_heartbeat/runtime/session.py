@@ -21,6 +21,10 @@ protocol specification: a fresh connection and a 0xFF on every connect,
 rate-limited ``error`` courtesies, no warning for the single stale answer
 that follows a second ``hello``, and warnings about guest input at most
 once a minute, with an escaped excerpt.
+
+Invalid input is coalesced: however many lines a guest gets wrong, the
+monitor gets at most one :class:`ProtocolViolation` per interval, with
+the count by kind (the first at once, the rest when the interval ends).
 """
 
 from __future__ import annotations
@@ -106,6 +110,9 @@ class HostSession:
         # What the guest says at INFO level, at most every 10 s.
         self._notes = LogThrottle(10.0)
         self._next_error = -math.inf
+        #: Invalid input not yet signalled, by kind.
+        self._rejected: typing.Counter[str] = collections.Counter()
+        self._next_signal = -math.inf
         self._stale = 0
         self._stale_until = -math.inf
         self._sessions = 0
@@ -165,6 +172,7 @@ class HostSession:
                 self._violation(err, received)
                 continue
             if not isinstance(event, _EVENT_TYPES):
+                received.signals.extend(self.flush_rejected())
                 return received  # NEED_DATA
             self._dispatch(event, received)
 
@@ -214,10 +222,26 @@ class HostSession:
                       "hello, as expected: %(err)s",
                       {"label": self.label, "err": err})
             return
-        self.violations[err.kind] += 1
-        received.signals.append(sig.ProtocolViolation(err.kind))
+        self.violations[err.kind] += err.count
+        self._rejected[err.kind] += err.count
         self._warn(now, err)
         received.replies += self._courtesy(now, err)
+
+    def rejected_due(self) -> typing.Optional[float]:
+        """When :meth:`flush_rejected` has a signal to give; None: never."""
+        return self._next_signal if self._rejected else None
+
+    def flush_rejected(self) -> typing.List[sig.ProtocolViolation]:
+        """The one signal of the interval about invalid input, if due."""
+        now = self.clock()
+        if not self._rejected or now < self._next_signal:
+            return []
+        by_kind = tuple(sorted(self._rejected.items()))
+        kind = self._rejected.most_common(1)[0][0]
+        self._rejected.clear()
+        self._next_signal = now + self.terms.interval
+        return [sig.ProtocolViolation(kind, sum(n for _, n in by_kind),
+                                      by_kind if len(by_kind) > 1 else ())]
 
     def _warn(self, now: float, err: protocol.RemoteProtocolError) -> None:
         held = self._warnings.allow(now)

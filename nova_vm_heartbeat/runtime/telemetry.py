@@ -66,6 +66,10 @@ class Histogram:
         self.count += other.count
 
 
+#: What a guest did to the host: pieces of invalid input it sent, times
+#: its reads were paused over its CPU budget, over its byte budget.
+ABUSE_KINDS = ("rejected", "cpu_budget", "read_budget")
+
 #: (instance uuid, channel) -> round trips of that channel
 RttKey = typing.Tuple[str, str]
 
@@ -95,6 +99,10 @@ class Snapshot:
     cpu_seconds: float = 0.0
     #: Notifications waiting in the sink's outbox (None: it has none).
     outbox_depth: typing.Optional[int] = None
+    #: uuid -> abuse kind (:data:`ABUSE_KINDS`) -> count, for the
+    #: instances with any.
+    abuse: typing.Dict[str, typing.Dict[str, int]] = dataclasses.field(
+        default_factory=dict)
 
 
 class Telemetry:

@@ -12,17 +12,62 @@
 
 """Logging what a guest (or a flapping host service) does, boundedly.
 
-:class:`LogThrottle` is :class:`nova_vm_heartbeat.common.log_throttle.
-LogThrottle` (one class for the host and the guest agent), named here for
-the runtime modules that import it from this module. :class:`Once` logs a
-condition when it begins and stays quiet while it lasts.
+A guest decides how often it misbehaves, so what it makes us log must be
+rate limited. :class:`LogThrottle` is :class:`nova_vm_heartbeat.common.
+log_throttle.LogThrottle` (one class for the host and the guest agent),
+named here for the runtime modules that import it from this module.
+:class:`BurstThrottle` keeps the first and the last lines of a burst (of
+state changes), with a count. :class:`Once` logs a condition when it
+begins and stays quiet while it lasts.
 """
 
 from __future__ import annotations
 
-from nova_vm_heartbeat.common.log_throttle import LogThrottle
+import typing
 
-__all__ = ["LogThrottle", "Once"]
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
+from nova_vm_heartbeat.protocol.ratelimit import TokenBucket
+
+__all__ = ["BurstThrottle", "LogThrottle", "Once"]
+
+
+Line = typing.TypeVar("Line")
+
+
+class BurstThrottle(typing.Generic[Line]):
+    """Keeps the first and the last lines of a burst, with a count.
+
+    ``burst`` lines go out at once, then ``burst`` per ``period``. Past
+    that, lines are held: only the last is kept, and it goes out, with how
+    many were held, as soon as the budget allows (:meth:`flush`, called
+    from any later moment). A normal story (healthy, suspect, failed,
+    healthy) is logged whole; a guest that flaps its state a thousand
+    times a minute gets about ``2 * burst`` lines a minute.
+    """
+
+    def __init__(self, burst: int = 4, period: float = 60.0):
+        self._bucket = TokenBucket(burst / period, burst)
+        self._last: typing.Optional[Line] = None
+        self._held = 0
+
+    def offer(self, now: float,
+              line: Line) -> typing.List[typing.Tuple[Line, int]]:
+        """What to log now: ``(line, held before it)`` pairs."""
+        out = self.flush(now)
+        if self._last is None and self._bucket.take(now):
+            out.append((line, 0))
+        else:
+            self._last = line
+            self._held += 1
+        return out
+
+    def flush(self, now: float) -> typing.List[typing.Tuple[Line, int]]:
+        """The last held line, if the budget allows it now."""
+        if self._last is None or not self._bucket.take(now):
+            return []
+        line, held = self._last, self._held - 1
+        self._last, self._held = None, 0
+        return [(line, held)]
 
 
 class Once:

@@ -46,7 +46,10 @@ FAILED = InstanceStatus(
         state=MonitorState.FAILED, fault_class=vd.FaultClass.GUEST_HUNG,
         channels=(ChannelStatus(sig.Channel.HEARTBEAT, True, 4, 125.0,
                                 0.002),),
-        suspended={}, episode=3, violations=2))
+        suspended={}, episode=3, violations=2),
+    channel=ChannelSnapshot(ChannelState.CONNECTED, False,
+                            ChannelCounters(connects=1, cpu_throttled=3),
+                            0, {"invalid_json": 5000, "too_deep": 12}))
 SUSPENDED = InstanceStatus(
     uuid="33333333-3333-4333-8333-333333333333",
     domain_name="instance-00000003", display_name="db-1",
@@ -84,4 +87,6 @@ class Provider:
             raise concurrent.futures.TimeoutError()
         return self.telemetry_.snapshot(
             {"healthy": 1, "failed": 1, "suspended": 1}, round_trips,
-            stalls=1, dropped=0, cpu_seconds=1.5, outbox_depth=4)
+            stalls=1, dropped=0, cpu_seconds=1.5, outbox_depth=4,
+            abuse={s.uuid: s.channel.abuse() for s in self.instances
+                   if s.channel is not None and s.channel.abuse()})

@@ -71,10 +71,12 @@ def test_status_lists_every_instance(server: AdminServer, path: str) -> None:
     channels = [c["channel"] for c in healthy["channels"]]
     assert channels == ["heartbeat", "qga"]
     assert healthy["socket"] == {"state": "connected", "established": True,
-                                 "connects": 1}
+                                 "connects": 1, "abuse": {}}
     failed = by_name["instance-00000002"]
     assert failed["fault_class"] == "guest_hung"
-    assert failed["episode"] == 3 and failed["socket"] is None
+    assert failed["episode"] == 3
+    assert failed["socket"]["abuse"] == {"rejected": 5012, "cpu_budget": 3}
+    assert by_name["instance-00000003"]["socket"] is None
     assert by_name["instance-00000003"]["suspended"] == {
         "operation:snapshot": 3540.0}
     assert server.served == 1

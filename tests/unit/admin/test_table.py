@@ -36,19 +36,22 @@ def test_times_read_well() -> None:
 def test_rows_hold_every_column() -> None:
     healthy, failed, suspended = [table.row(i) for i in instances()]
     assert healthy == (fakes.HEALTHY.uuid, "web-1", "healthy", "-",
-                       "0.4 s", "1.2 ms", "heartbeat qga", "-")
+                       "0.4 s", "1.2 ms", "heartbeat qga", "-", "-")
     # No display name: the domain name stands in.
     assert failed[1:5] == ("instance-00000002", "failed", "guest_hung",
                            "2 min")
     assert suspended[6:] == ("heartbeat(down)",
-                             "operation:snapshot (59 min left)")
+                             "operation:snapshot (59 min left)", "-")
+    # What the guest did to the host: invalid input, CPU budget pauses.
+    assert failed[8] == "cpu_budget 3, rejected 5012"
 
 
 def test_the_table_is_aligned_and_summed_up() -> None:
     text = table.render(instances())
     lines = text.splitlines()
     assert lines[0].split() == ["UUID", "NAME", "STATE", "FAULT", "LAST",
-                                "GOOD", "RTT", "CHANNELS", "SUSPENDED"]
+                                "GOOD", "RTT", "CHANNELS", "SUSPENDED",
+                                "ABUSE"]
     columns = {line.index(" ", 36) for line in lines[:4]}
     assert len(columns) == 1  # the uuid column has one width
     assert lines[-1] == "3 instances: 1 failed, 1 healthy, 1 suspended"

@@ -67,6 +67,14 @@ def test_every_metric_of_the_issue() -> None:
     assert samples[prefix + "loop_lag_max_seconds", ()] == 0.003
     assert samples[prefix + "loop_stalls_total", ()] == 1
     assert samples[prefix + "loop_cpu_seconds_total", ()] == 1.5
+    abusive = (("instance_uuid", fakes.FAILED.uuid),)
+    assert samples[prefix + "guest_abuse_total",
+                   abusive + (("kind", "cpu_budget"),)] == 3
+    assert samples[prefix + "guest_abuse_total",
+                   abusive + (("kind", "rejected"),)] == 5012
+    # Only the instances that did anything have series.
+    assert not [k for k in samples if k[0] == prefix + "guest_abuse_total"
+                and ("instance_uuid", fakes.HEALTHY.uuid) in k[1]]
 
 
 def test_round_trips_per_channel_only() -> None:
@@ -76,6 +84,9 @@ def test_round_trips_per_channel_only() -> None:
     name = "nova_vm_heartbeat_round_trip_seconds_count"
     assert samples[name, (("channel", "heartbeat"),)] == 2
     assert not [k for k in samples if ("instance_uuid", "other") in k[1]]
+    abuse = "nova_vm_heartbeat_guest_abuse_total"
+    assert samples[abuse, (("kind", "rejected"),)] == 5012
+    assert samples[abuse, (("kind", "read_budget"),)] == 0
 
 
 def test_a_stuck_loop_scrapes_as_down() -> None:

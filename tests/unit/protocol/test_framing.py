@@ -118,3 +118,31 @@ def test_overflow_error_counts_repeats() -> None:
     error = framing.Overflow("buffer_full", "dropped", b"x", count=3).error()
     assert error.kind == "buffer_full"
     assert "3 times" in str(error)
+
+
+def test_resync_runs_and_dead_segments(buffer: framing.LineBuffer) -> None:
+    # Text between two 0xFF with no newline is discarded by the second.
+    buffer.feed(b"a\n" + b"\xff" * 1000 + b"junk\xff\xffb\n\xff \n\xffc")
+    buffer.feed(b"\n")
+    assert items(buffer) == [b"a", framing.RESYNC, b"b", framing.RESYNC,
+                             b"c"]
+
+
+def test_long_segment_between_resyncs_overflows() -> None:
+    buffer = framing.LineBuffer(Limits(max_line_bytes=8,
+                                       max_buffer_bytes=64))
+    buffer.feed(b"\xff" + b"x" * 20 + b"\xffok\n")
+    assert items(buffer) == [framing.RESYNC, ("line_too_long", 1),
+                             framing.RESYNC, b"ok"]
+
+
+def test_flood_past_the_queue_is_counted_at_once() -> None:
+    limits = Limits(max_burst=4)
+    buffer = framing.LineBuffer(limits)
+    buffer.feed(b"[\n" * 1000)
+    got = items(buffer)
+    assert got[:4] == [b"["] * 4
+    assert got[4:] == [("buffer_full", 996)]
+    buffer.feed(b"\xff[\n" * 1000)
+    got = items(buffer)
+    assert sum(i[1] for i in got if isinstance(i, tuple)) >= 990

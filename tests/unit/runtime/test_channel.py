@@ -36,14 +36,15 @@ HELLO = (b'{"v":1,"type":"hello","min_v":1,"agent":"a",'
 
 
 class Rig:
-    def __init__(self, path: str, read_budget: int = 65536) -> None:
+    def __init__(self, path: str, read_budget: int = 65536,
+                 **options: typing.Any) -> None:
         self.path = path
         self.reactor = Reactor(time.monotonic)
         self.signals: typing.List[sig.Signal] = []
         self.channel = HeartbeatChannel(
             self.reactor, "test", "instance-1", path, TERMS,
             limits=protocol.DEFAULT_LIMITS, read_budget=read_budget,
-            reconnect_max=1.0, deliver=self.signals.append)
+            reconnect_max=1.0, deliver=self.signals.append, **options)
         self.listener: typing.Optional[socket.socket] = None
         self.peer: typing.Optional[socket.socket] = None
 
@@ -137,6 +138,89 @@ def test_reads_stay_within_the_budget(tmp_path: pathlib.Path) -> None:
         assert counters.throttled >= 1
         assert rig.channel.buffered_bytes \
             <= protocol.DEFAULT_LIMITS.max_buffer_bytes
+    finally:
+        rig.close()
+
+
+class CpuClock:
+    """Each read of the channel "costs" ``per_read`` CPU seconds."""
+
+    def __init__(self, per_read: float) -> None:
+        self.per_read = per_read
+        self.now = 0.0
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        if self.calls % 2 == 0:  # the end of a read
+            self.now += self.per_read
+        return self.now
+
+
+def _flood(peer: socket.socket, data: bytes) -> None:
+    """Fill the socket's buffers with ``data``, repeated."""
+    peer.setblocking(False)
+    try:
+        while True:
+            peer.send(data)
+    except BlockingIOError:
+        pass
+
+
+def test_cpu_budget_pauses_reads_but_not_challenges(
+        tmp_path: pathlib.Path) -> None:
+    clock = CpuClock(per_read=0.005)
+    rig = Rig(str(tmp_path / "hb.sock"), read_budget=1 << 30,
+              cpu_budget=0.01, cpu_clock=clock)
+    try:
+        rig.listen()
+        rig.channel.start()
+        peer = rig.accept()
+        peer.sendall(HELLO)
+        rig.spin(lambda: rig.channel.session.established)
+        _flood(peer, b"\x00garbage\n" * 4096)
+        began = time.monotonic()
+        rig.run_for(1.5)
+        elapsed = time.monotonic() - began
+        counters = rig.channel.counters
+        reads = clock.calls // 2
+        # One second of burst and 10 ms a second after it, 5 ms a read;
+        # one read may overdraw.
+        assert reads <= (1 + elapsed) * 0.01 / 0.005 + 2
+        assert counters.cpu_throttled >= 1
+        assert counters.cpu_seconds == pytest.approx(reads * 0.005)
+        assert rig.channel.snapshot().abuse()["cpu_budget"] \
+            == counters.cpu_throttled
+        # Paused or not, the host keeps challenging the guest: its
+        # judgement goes on.
+        rig.channel.challenge(7)
+        peer.setblocking(True)
+        seen = b""
+        while b'"seq":7' not in seen:
+            seen += peer.recv(65536)
+    finally:
+        rig.close()
+
+
+def test_cpu_budget_bounds_real_cpu_time(tmp_path: pathlib.Path) -> None:
+    budget = 0.005
+    rig = Rig(str(tmp_path / "hb.sock"), read_budget=1 << 30,
+              cpu_budget=budget)
+    try:
+        rig.listen()
+        rig.channel.start()
+        peer = rig.accept()
+        worst = (b"[" * 9 + b'"' + b'\\"' * 8187 + b"\n") * 8
+        began = time.monotonic()
+        for _ in range(10):
+            _flood(peer, worst)
+            rig.run_for(0.2)
+        elapsed = time.monotonic() - began
+        spent = rig.channel.counters.cpu_seconds
+        # The budget, its one-second burst, and the last read's overdraft
+        # (one 64 KiB read of the worst lines costs well under 50 ms).
+        assert spent <= budget * (elapsed + 1) + 0.05
+        assert rig.channel.counters.cpu_throttled >= 1
     finally:
         rig.close()
 

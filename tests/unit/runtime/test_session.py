@@ -170,7 +170,7 @@ def test_garbage_is_counted_warned_once_and_answered_rate_limited(
     guest.greet()
     with caplog.at_level(logging.WARNING):
         received = guest.say(raw=b"\x00\x01garbage\n" * 3)
-    assert received.signals == [sig.ProtocolViolation("invalid_json")] * 3
+    assert received.signals == [sig.ProtocolViolation("invalid_json", 3)]
     assert guest.host.violations == {"invalid_json": 3}
     errors = [e for e in guest.heard if isinstance(e, protocol.Error)]
     assert [e.code for e in errors] == [protocol.ErrorCode.PROTOCOL_ERROR]
@@ -184,6 +184,36 @@ def test_garbage_is_counted_warned_once_and_answered_rate_limited(
     with caplog.at_level(logging.WARNING):
         guest.say(raw=b"{}\n")
     assert "3 more since the last warning, 5 in all" in caplog.text
+
+
+def test_rejected_input_is_one_signal_per_interval_with_counts() -> None:
+    guest = Guest()
+    guest.greet()
+    first = guest.say(raw=b"[\n")
+    assert first.signals == [sig.ProtocolViolation("invalid_json")]
+    # Within the interval: counted and held, however many lines.
+    for _ in range(50):
+        assert guest.say(raw=b"[\n" * 3 + b"{}\n" * 2).signals == []
+    assert guest.host.rejected_due() == guest.clock() + TERMS.interval
+    guest.clock.advance(TERMS.interval)
+    [signal] = guest.host.flush_rejected()
+    by_kind = dict(signal.by_kind)
+    assert signal.count == sum(by_kind.values()) == 250
+    assert signal.kind == max(by_kind, key=by_kind.__getitem__)
+    # Past the protocol's burst, the rest are rate limited.
+    assert set(by_kind) == {"invalid_json", "invalid_field", "rate_limited"}
+    assert sum(guest.host.violations.values()) == 251
+    assert guest.host.flush_rejected() == []
+    assert guest.host.rejected_due() is None
+
+
+def test_overflow_counts_every_dropped_line() -> None:
+    guest = Guest()
+    guest.greet()
+    received = guest.say(raw=b"[\n" * 1000)
+    assert sum(guest.host.violations.values()) == 1000
+    assert [s.count for s in received.signals
+            if isinstance(s, sig.ProtocolViolation)] == [1000]
 
 
 def test_messages_before_hello_get_hello_required() -> None:

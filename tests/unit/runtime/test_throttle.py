@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from nova_vm_heartbeat.runtime.throttle import BurstThrottle
 from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import Once
 
@@ -34,3 +35,24 @@ def test_once() -> None:
     assert not once.first()
     assert once.clear()
     assert once.first()
+
+
+def test_burst_keeps_the_first_and_the_last_with_a_count() -> None:
+    throttle: BurstThrottle[int] = BurstThrottle(burst=2, period=60.0)
+    out = [throttle.offer(0.0, n) for n in range(1000)]
+    assert out[:2] == [[(0, 0)], [(1, 0)]]
+    assert all(o == [] for o in out[2:])
+    assert throttle.flush(10.0) == []  # the budget has not refilled
+    assert throttle.flush(30.0) == [(999, 997)]
+    assert throttle.flush(90.0) == []  # nothing held any more
+    # A storm that goes on: about 2 * burst lines a period, never more.
+    logged = sum(len(throttle.offer(100.0 + t / 100, t))
+                 for t in range(60 * 100))
+    assert logged <= 2 + 2 + 1
+
+
+def test_burst_of_a_normal_story_is_logged_whole() -> None:
+    throttle: BurstThrottle[str] = BurstThrottle(burst=4, period=60.0)
+    story = ["suspect", "failed", "healthy"]
+    assert [throttle.offer(float(t), s) for t, s in enumerate(story)] \
+        == [[(s, 0)] for s in story]
