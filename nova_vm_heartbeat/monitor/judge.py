@@ -13,13 +13,16 @@ import typing
 
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import diagnosis
+from nova_vm_heartbeat.monitor.episodes import EpisodeRecord
 from nova_vm_heartbeat.monitor.episodes import Episodes
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.monitor.probes import Probe
+from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import state as st
 from nova_vm_heartbeat.monitor import status
+from nova_vm_heartbeat.monitor.suspensions import SuspensionKind
 from nova_vm_heartbeat.monitor.suspensions import Suspensions
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
@@ -28,6 +31,7 @@ S = st.MonitorState
 T = st.Trigger
 HB = sig.Channel.HEARTBEAT
 QGA = sig.Channel.QGA
+K = SuspensionKind
 
 Actions = typing.List[act.Action]
 
@@ -37,13 +41,19 @@ class Judge:
 
     def __init__(self, settings: Settings, bounds: Bounds, now: float,
                  running: bool = True,
-                 uptime: typing.Optional[float] = None):
+                 uptime: typing.Optional[float] = None,
+                 record: typing.Optional[EpisodeRecord] = None,
+                 requests: typing.Optional[HostRequestBudget] = None):
         """Start judging an instance.
 
         :param running: whether the domain runs now.
         :param uptime: how long the domain has run, if known: an instance
             found running (monitor restart) gets the short re-arm grace,
             a fresh boot the whole boot grace.
+        :param record: what the monitor kept of the instance's episodes
+            before it restarted (None: nothing).
+        :param requests: the host's budget of guest recovery requests,
+            shared by every instance (None: one of its own).
         """
         self.bounds = bounds
         self.settings = bounds.clamp(settings)
@@ -52,9 +62,22 @@ class Judge:
         self._probes: typing.Dict[sig.Channel, Probe] = {}
         self._suspensions = Suspensions()
         self._stats = diagnosis.StatsHistory()
-        self._episodes = Episodes(bounds)
+        self._episodes = Episodes(bounds, record)
+        self._requests = requests or HostRequestBudget(
+            bounds.requests_per_hour)
+        self._request_ok_at = now
+        #: Recovery requests and maintenance windows refused, ever.
+        self.refused = 0
+        self._maintenance: typing.List[typing.Tuple[float, float]] = []
         self._running = running
         self._crashed = self._agent_stopped = False
+        #: Something answered (on any channel) since the domain started.
+        self._heard = bool(record and record.same_boot and record.heard)
+        #: The guest's agent session is open (hello, and no bye since, no
+        #: closed channel, no new boot libvirt reported).
+        self._session_open = False
+        #: A bye suspended judgement since libvirt last reported a boot.
+        self._bye_used = False
         self._boot_id = ""
         self._booted_at = now - (uptime or 0.0)
         self._boots = 0
@@ -74,12 +97,14 @@ class Judge:
         self._judge(now, actions)
         self._settle(now, actions)
         self._challenge(now, actions)
+        self._episodes.flush(now, actions)
         return actions
 
     def next_deadline(self) -> float:
         """When :meth:`tick` next has something to do."""
         # Called after every tick and signal: no lists, no generators.
-        deadline = self._suspensions.next_deadline()
+        deadline = min(self._suspensions.next_deadline(),
+                       self._episodes.next_deadline())
         if self._running and self.state is not S.SUSPENDED:
             for probe in self._probes.values():
                 deadline = min(deadline, probe.next_deadline())
@@ -115,6 +140,25 @@ class Judge:
                            for c, p in self._probes.items()),
             suspended=self._suspensions.active(now),
             episode=self._episodes.number, violations=self.violations)
+
+    def record(self) -> EpisodeRecord:
+        """What to keep of this instance across a restart of the monitor."""
+        return self._episodes.record(self._boots, self._heard)
+
+    def deciding_soon(self, now: float) -> bool:
+        """Whether a verdict may be decided within a failure window.
+
+        The runtime samples the domain's statistics while this holds, so
+        that the verdict has CPU evidence for its fault class.
+        """
+        if not self._running:
+            return False
+        window = self.settings.interval * self.settings.failure_threshold
+        if self.state is S.STARTING:
+            return self._grace_until <= now + window
+        probe = self._primary()
+        return (self.state in st.JUDGING and probe is not None
+                and probe.misses > 0)
 
     def missed_total(self) -> int:
         """Challenges that went unanswered, ever, on every channel."""
@@ -185,7 +229,7 @@ class Judge:
             qga_configured=qga is not None,
             qga_recent=bool(qga and qga.last_good is not None
                             and qga.last_good >= alive_since),
-            agent_stopped=self._agent_stopped,
+            agent_stopped=self._agent_stopped, heard=self._heard,
             stats_window=covered, cpu_used=cpu, io_ops=io))
 
     def _settle(self, now: float, actions: Actions) -> None:
@@ -258,9 +302,10 @@ class Judge:
         self._running, self._crashed = True, False
         self._boots += 1
         self._booted_at = now
+        self._heard = self._session_open = False
         self._stats.clear()
-        self._suspensions.end_matching("lifecycle:")
-        self._suspensions.end_matching("bye:")
+        self._suspensions.end(K.LIFECYCLE)
+        self._suspensions.end(K.BYE)
         if HB in self._probes:
             self._probes[HB].usable = False  # until the agent says hello
         self._fire(now, T.BOOT, actions)
@@ -288,8 +333,8 @@ class Judge:
     def _open_episode(self, now: float, kind: vd.VerdictKind,
                       fault: vd.FaultClass, actions: Actions) -> None:
         if not self._episodes.is_open(kind, self._boots):
-            self._episodes.report(now, self._verdict(now, kind, fault),
-                                  self._boots, actions)
+            self._episodes.open(now, self._verdict(now, kind, fault),
+                                self._boots, actions)
 
     def _close_episode(self, now: float, actions: Actions,
                        keep: typing.Optional[vd.VerdictKind] = None) -> None:
