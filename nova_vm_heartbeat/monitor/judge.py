@@ -139,7 +139,8 @@ class Judge:
             channels=tuple(status.channel_status(c, p, now)
                            for c, p in self._probes.items()),
             suspended=self._suspensions.active(now),
-            episode=self._episodes.number, violations=self.violations)
+            episode=self._episodes.number, violations=self.violations,
+            refused=self.refused)
 
     def record(self) -> EpisodeRecord:
         """What to keep of this instance across a restart of the monitor."""

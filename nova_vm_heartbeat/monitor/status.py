@@ -31,6 +31,8 @@ class Status:
     suspended: typing.Dict[str, float]
     episode: int
     violations: int
+    #: Guest recovery requests and maintenance windows refused, ever.
+    refused: int = 0
 
 
 def channel_status(channel: sig.Channel, probe: Probe,

@@ -80,7 +80,8 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.flags(group="heartbeat", socket_dir=self.socket_dir,
                    refresh_interval=1.0, reconnect_max=0.5,
                    min_failure_threshold=1, min_boot_grace=1.0,
-                   rearm_grace=1.0)
+                   rearm_grace=1.0, state_file=os.path.join(
+                       self.socket_dir, "episodes.json"))
         # The admin socket is served inside nova-compute too: one per test.
         self.flags(group="heartbeat_admin", socket_group="",
                    socket_path=os.path.join(self.socket_dir, "admin.sock"))

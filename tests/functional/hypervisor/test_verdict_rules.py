@@ -1,0 +1,172 @@
+"""Verdicts an operator can let Masakari act on, on real TCG guests.
+
+The standalone monitor judges real guests, and only what reaches the bus
+counts:
+
+* a storm of guest recovery requests gives exactly one
+  ``recovery_requested`` (the guest's own budget);
+* an agent that says hello and then answers nothing is reported within
+  interval × threshold + 0.5 s of its hello (a hello ends the grace);
+* a guest with neither agent gets ``agent_absent``, never ``guest_hung``;
+* a restart of the monitor while a guest is hung sends no second
+  ``heartbeat_lost``, and a guest that healed while the monitor was down
+  gets its ``heartbeat_restored`` after the restart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import typing
+
+import pytest
+
+from tests.functional.hypervisor import guests
+from tests.functional.hypervisor import lab as lab_
+from tests.functional.hypervisor.lab import Lab
+
+#: Seconds of re-arm grace of this module's monitor: a restart is judged
+#: again this soon.
+REARM_GRACE = 5.0
+#: The guests' boot grace (the operator's floor).
+BOOT_GRACE = 30
+#: Guest recovery requests sent in the storm.
+STORM = 8
+#: A hello line of our protocol, sent by a stand-in for the agent.
+HELLO = json.dumps({"v": 1, "type": "hello", "min_v": 1,
+                    "agent": "hello-only", "agent_version": "0.0",
+                    "boot_id": "0f0e0d0c-hello-only"})
+#: In the guest: open our port, say hello once, then say nothing.
+SAY_HELLO_ONLY = (
+    "import os, time\n"
+    "port = os.open('/dev/virtio-ports/org.openstack.heartbeat.0', "
+    "os.O_RDWR)\n"
+    "os.write(port, b'\\xff' + %r.encode() + b'\\n')\n"
+    "time.sleep(120)\n" % HELLO)
+
+
+@pytest.fixture(scope="module")
+def monitor_options() -> typing.Dict[str, typing.Dict[str, object]]:
+    return {"heartbeat": {"rearm_grace": REARM_GRACE,
+                          "min_boot_grace": BOOT_GRACE}}
+
+
+def _logged_at(line: str) -> datetime.datetime:
+    """When the monitor logged ``line`` (oslo.log's local time, ms)."""
+    return datetime.datetime.strptime(
+        line[:23], "%Y-%m-%d %H:%M:%S.%f").astimezone()
+
+
+def _generated_at(received: typing.Any) -> datetime.datetime:
+    return datetime.datetime.strptime(
+        received.data["generated_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc)
+
+
+def test_a_request_storm_gives_one_recovery_requested(
+        lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    guest = lab.healthy_guest(guest_factory, display_name="storm")
+    uuid = guest.spec.uuid
+    since = time.monotonic()
+    script = "; ".join(
+        "python3 %s request-recovery --action reboot --reason storm-%d"
+        % (lab_.AGENT, n) for n in range(STORM))
+    guest.run("/bin/sh", "-c", script, timeout=180)
+    lab.bus.wait_for(uuid, lab_.RECOVERY_REQUESTED,
+                     lab_.NOTIFICATION_TIMEOUT, since=since)
+    time.sleep(lab_.DETECTION_TARGET)
+    got = [r.event_type for r in lab.bus.about(uuid, since)]
+    assert got == [lab_.RECOVERY_REQUESTED]
+
+
+def test_hello_then_silence_is_reported_within_the_target(
+        lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    guest = guest_factory(display_name="hello-only",
+                          extra_cmdline="hb.agent=0")
+    uuid = guest.spec.uuid
+    guest.wait_for_agent(lab_.BOOT_TIMEOUT)
+    since, mark = time.monotonic(), lab.mark()
+    guest.spawn("/usr/bin/python3", "-c", SAY_HELLO_ONLY)
+    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
+                            since=since)
+    hellos = [line for line in lab.monitor.log()[mark:].splitlines()
+              if uuid in line and "said hello" in line]
+    assert hellos, "the monitor never logged the hello"
+    latency = (_generated_at(lost) - _logged_at(hellos[0])).total_seconds()
+    print("\nhello to heartbeat_lost: %.3f s (target %.1f s), %s"
+          % (latency, lab_.DETECTION_TARGET, lost.data["fault_class"]))
+    assert 0 < latency <= lab_.DETECTION_TARGET
+    assert lost.data["fault_class"] == "agent_failure"  # QGA answers
+
+
+def test_a_guest_with_neither_agent_is_agent_absent(
+        lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    guest = guest_factory(display_name="no-agents",
+                          extra_cmdline="hb.agent=0 hb.qga=0")
+    uuid = guest.spec.uuid
+    since = time.monotonic()
+    lost = lab.bus.wait_for(uuid, lab_.LOST, BOOT_GRACE + 60, since=since)
+    assert lost.data["fault_class"] == "agent_absent"
+    assert lost.data["severity"] == "warning"
+    time.sleep(2 * lab_.DETECTION_TARGET)
+    assert [(r.event_type, r.data["fault_class"])
+            for r in lab.bus.about(uuid, since)] == [
+        (lab_.LOST, "agent_absent")]
+
+
+def _restarted(lab: Lab, guest: guests.Guest,
+               meanwhile: typing.Callable[[], None] = lambda: None) -> float:
+    """Stop the monitor, run ``meanwhile``, start it; when it started."""
+    assert lab.monitor.stop() == 0
+    meanwhile()
+    started = time.monotonic()
+    lab.monitor.start()
+    return started
+
+
+def _wait_logged(lab: Lab, mark: int, uuid: str, text: str,
+                 timeout: float) -> None:
+    """Wait for a line about ``uuid`` with ``text`` in the monitor's log."""
+    deadline = time.monotonic() + timeout
+    while not any(uuid in line and text in line
+                  for line in lab.monitor.log()[mark:].splitlines()):
+        assert time.monotonic() < deadline, "never logged: %s" % text
+        time.sleep(0.2)
+
+
+def test_a_restart_while_hung_sends_no_second_lost(
+        lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    guest = lab.healthy_guest(guest_factory, display_name="hung-restart")
+    uuid = guest.spec.uuid
+    since = time.monotonic()
+    lab_.fault_tool(guest, "hang")
+    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
+                            since=since)
+    assert lost.data["fault_class"] == "guest_hung"
+    mark = lab.mark()
+    _restarted(lab, guest)
+    # The new monitor judges it failed again (after what is left of its
+    # grace), and says nothing about it.
+    _wait_logged(lab, mark, uuid, "-> failed", BOOT_GRACE + 60)
+    time.sleep(lab_.DETECTION_TARGET)
+    assert [r.event_type for r in lab.bus.about(uuid, since)] == [
+        lab_.LOST]
+
+
+def test_healed_while_the_monitor_was_down_is_restored(
+        lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    guest = lab.healthy_guest(guest_factory, display_name="heal-restart")
+    uuid = guest.spec.uuid
+    since = time.monotonic()
+    lab_.fault_tool(guest, "agent-stop")
+    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
+                            since=since)
+    started = _restarted(
+        lab, guest, meanwhile=lambda: lab_.fault_tool(guest, "agent-cont"))
+    restored = lab.bus.wait_for(uuid, lab_.RESTORED,
+                                lab_.NOTIFICATION_TIMEOUT, since=started)
+    assert restored.data["episode"] == lost.data["episode"]
+    time.sleep(lab_.DETECTION_TARGET)
+    assert [r.event_type for r in lab.bus.about(uuid, since)] == [
+        lab_.LOST, lab_.RESTORED]
