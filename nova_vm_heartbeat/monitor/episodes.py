@@ -121,6 +121,23 @@ class Episodes:
         self._pending.append(verdict)
         self.flush(now, actions)
 
+    def escalate(self, now: float, verdict: vd.Verdict,
+                 actions: typing.List[act.Action]) -> None:
+        """The open episode turned worse: report ``verdict`` for it.
+
+        It keeps the episode's number; its restored verdict will carry
+        the new fault class. Delayed by the limit like any other.
+        """
+        if self._open is None:
+            return
+        verdict = dataclasses.replace(verdict, episode=self._open.episode)
+        if self._open in self._pending:
+            self._pending[self._pending.index(self._open)] = verdict
+        else:
+            self._pending.append(verdict)
+        self._open = verdict
+        self.flush(now, actions)
+
     def flush(self, now: float, actions: typing.List[act.Action]) -> None:
         """Report what waits, in order, as far as the limit allows."""
         while self._pending:

@@ -7,8 +7,10 @@ import typing
 
 from nova_vm_heartbeat.monitor.probes import Probe
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor import state as st
 from nova_vm_heartbeat.monitor import verdicts as vd
+
+if typing.TYPE_CHECKING:  # the machine builds these: no import cycle
+    from nova_vm_heartbeat.monitor.machine import MonitorState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +26,7 @@ class ChannelStatus:
 class Status:
     """A snapshot of one instance, for operators."""
 
-    state: st.MonitorState
+    state: MonitorState
     fault_class: typing.Optional[vd.FaultClass]
     channels: typing.Tuple[ChannelStatus, ...]
     #: Suspension reasons and the seconds each has left.

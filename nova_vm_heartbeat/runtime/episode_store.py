@@ -137,11 +137,13 @@ class EpisodeStore:
     def verdict_id(self, uuid: str, verdict: vd.Verdict) -> str:
         """The id of ``verdict``.
 
-        The same for the same instance, episode and kind, across
+        The same for the same instance, episode, kind and fault class
+        (an episode that turns worse is reported again), across
         redelivery and restarts; never reused across epochs.
         """
-        name = "%s/%s/%d/%s" % (self.epoch, uuid, verdict.episode,
-                                verdict.kind.value)
+        name = "%s/%s/%d/%s/%s" % (self.epoch, uuid, verdict.episode,
+                                   verdict.kind.value,
+                                   verdict.fault_class.value)
         return str(uuidlib.uuid5(NAMESPACE, name))
 
     # -- loading and writing ----------------------------------------------

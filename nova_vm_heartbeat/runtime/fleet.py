@@ -21,10 +21,10 @@ import typing
 
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor.status import Status
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import ChannelSnapshot

@@ -34,7 +34,7 @@ from nova.virt import event as virtevent
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vm_heartbeat import conf as heartbeat_conf
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.virt import driver as hb_driver
 from nova_vm_heartbeat.virt import guest_config
 from tests.functional_nova import qemu

@@ -135,14 +135,21 @@ def _wait_logged(lab: Lab, mark: int, uuid: str, text: str,
         time.sleep(0.2)
 
 
+def _failed(lab: Lab, guest_factory: guests.GuestFactory, fault: str,
+            ) -> typing.Tuple[guests.Guest, float, typing.Any]:
+    """A healthy guest given ``fault``: it, when, and its heartbeat_lost."""
+    guest = lab.healthy_guest(guest_factory, display_name=fault)
+    since = time.monotonic()
+    lab_.fault_tool(guest, fault)
+    lost = lab.bus.wait_for(guest.spec.uuid, lab_.LOST,
+                            lab_.NOTIFICATION_TIMEOUT, since=since)
+    return guest, since, lost
+
+
 def test_a_restart_while_hung_sends_no_second_lost(
         lab: Lab, guest_factory: guests.GuestFactory) -> None:
-    guest = lab.healthy_guest(guest_factory, display_name="hung-restart")
+    guest, since, lost = _failed(lab, guest_factory, "hang")
     uuid = guest.spec.uuid
-    since = time.monotonic()
-    lab_.fault_tool(guest, "hang")
-    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
-                            since=since)
     assert lost.data["fault_class"] == "guest_hung"
     mark = lab.mark()
     _restarted(lab, guest)
@@ -156,12 +163,8 @@ def test_a_restart_while_hung_sends_no_second_lost(
 
 def test_healed_while_the_monitor_was_down_is_restored(
         lab: Lab, guest_factory: guests.GuestFactory) -> None:
-    guest = lab.healthy_guest(guest_factory, display_name="heal-restart")
+    guest, since, lost = _failed(lab, guest_factory, "agent-stop")
     uuid = guest.spec.uuid
-    since = time.monotonic()
-    lab_.fault_tool(guest, "agent-stop")
-    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
-                            since=since)
     started = _restarted(
         lab, guest, meanwhile=lambda: lab_.fault_tool(guest, "agent-cont"))
     restored = lab.bus.wait_for(uuid, lab_.RESTORED,

@@ -15,11 +15,11 @@ import typing
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.episodes import EpisodeRecord
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
 

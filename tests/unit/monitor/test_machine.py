@@ -9,8 +9,8 @@ import pytest
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import machine
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState as S
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
 from tests.unit.monitor.sim import BOUNDS

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 from nova_vm_heartbeat.monitor.episodes import EpisodeRecord
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState as S
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
 from tests.unit.monitor.sim import BOUNDS
@@ -301,3 +301,22 @@ def test_a_held_back_episode_is_not_kept_as_reported() -> None:
     record = sim.monitor.record()
     assert record.open_kind is None
     assert record == EpisodeRecord(record.number, heard=True)
+
+
+def test_an_agent_failure_that_turns_into_a_hang_is_reported_again() -> None:
+    """FAILED -> FAILED: the same episode, now a recovery trigger."""
+    sim = healthy_sim()
+    sim.guest.heartbeat = False
+    sim.run(10)
+    assert sim.kinds() == [(LOST, "agent_failure")]
+    sim.guest.qga = False
+    start = sim.now
+    sim.run(10)
+    assert sim.kinds() == [(LOST, "agent_failure"), (LOST, "guest_hung")]
+    assert sim.reports[-1][0] - start <= WINDOW + FAST.timeout + 0.5
+    assert sim.verdicts[0].episode == sim.verdicts[1].episode
+    sim.run(600)
+    assert len(sim.reports) == 2
+    heal(sim)
+    sim.run(5)
+    assert sim.kinds()[-1] == (RESTORED, "guest_hung")
