@@ -598,6 +598,16 @@ class InstanceMonitor:
                 and self._loss_can_fire())
 
     def _escalate(self, now: float, actions: Actions) -> None:
+        """Report the open episode again if it turned worse.
+
+        QGA must have been silent for a whole failure window, as our
+        channel had to be for the first verdict.
+        """
+        qga = self._probes.get(QGA)
+        window = self.settings.interval * self.settings.failure_threshold
+        if qga is not None and qga.last_good is not None \
+                and now - qga.last_good < window:
+            return
         fault = self._diagnose(now)
         if fault not in ESCALATES and fault is not vd.FaultClass.AGENT_ABSENT:
             self._episodes.escalate(now, self._verdict(

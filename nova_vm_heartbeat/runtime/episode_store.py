@@ -80,7 +80,7 @@ class EpisodeStore:
         self._changed = threading.Condition(self._lock)
         self._dirty = self._closing = False
         self._thread: typing.Optional[threading.Thread] = None
-        #: Files written, and failures to write one (for tests, operators).
+        #: Files written, and failed writes in a row (for tests, operators).
         self.writes = self.failures = 0
         if path:
             self._load(path)
@@ -199,7 +199,14 @@ class EpisodeStore:
                 os.close(fd)
         except OSError as err:
             self.failures += 1
-            LOG.error("Cannot write the episode state %(path)s: %(err)s",
-                      {"path": self.path, "err": err})
+            # Once per run of failures: the next change tries again.
+            level = logging.ERROR if self.failures == 1 else logging.DEBUG
+            LOG.log(level, "Cannot write the episode state %(path)s: "
+                    "%(err)s (a restart would forget open episodes)",
+                    {"path": self.path, "err": err})
             return
+        if self.failures:
+            LOG.info("The episode state %(path)s is written again",
+                     {"path": self.path})
+        self.failures = 0
         self.writes += 1

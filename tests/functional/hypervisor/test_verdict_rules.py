@@ -22,6 +22,7 @@ import typing
 
 import pytest
 
+from tests.functional.hypervisor import domains
 from tests.functional.hypervisor import guests
 from tests.functional.hypervisor import lab as lab_
 from tests.functional.hypervisor.lab import Lab
@@ -31,6 +32,12 @@ from tests.functional.hypervisor.lab import Lab
 REARM_GRACE = 5.0
 #: The guests' boot grace (the operator's floor).
 BOOT_GRACE = 30
+#: Appended to every guest's kernel command line here: under TCG on a
+#: loaded host, the kernel's IO-APIC timer check was seen to stall the
+#: boot for good ("MP-BIOS bug: 8254 timer not connected to IO-APIC").
+CMDLINE = "no_timer_check"
+#: The boot grace of the guest whose hello must end it.
+LONG_BOOT_GRACE = 600
 #: Guest recovery requests sent in the storm.
 STORM = 8
 #: A hello line of our protocol, sent by a stand-in for the agent.
@@ -66,29 +73,42 @@ def _generated_at(received: typing.Any) -> datetime.datetime:
 
 def test_a_request_storm_gives_one_recovery_requested(
         lab: Lab, guest_factory: guests.GuestFactory) -> None:
-    guest = lab.healthy_guest(guest_factory, display_name="storm")
+    guest = lab.healthy_guest(guest_factory, display_name="storm",
+                              extra_cmdline=CMDLINE)
     uuid = guest.spec.uuid
     since = time.monotonic()
-    script = "; ".join(
-        "python3 %s request-recovery --action reboot --reason storm-%d"
-        % (lab_.AGENT, n) for n in range(STORM))
-    guest.run("/bin/sh", "-c", script, timeout=180)
+    # All at once: each a process of its own in the guest.
+    script = " ".join(
+        "python3 %s request-recovery --action reboot --reason storm-%d &"
+        % (lab_.AGENT, n) for n in range(STORM)) + " wait"
+    guest.run("/bin/sh", "-c", script, timeout=600)
     lab.bus.wait_for(uuid, lab_.RECOVERY_REQUESTED,
                      lab_.NOTIFICATION_TIMEOUT, since=since)
     time.sleep(lab_.DETECTION_TARGET)
+    # Starting eight python3 at once can starve the guest's agents for a
+    # few seconds (a true heartbeat_lost, then restored): only the
+    # requests are counted here.
     got = [r.event_type for r in lab.bus.about(uuid, since)]
-    assert got == [lab_.RECOVERY_REQUESTED]
+    assert got.count(lab_.RECOVERY_REQUESTED) == 1, got
+    refusals = guest.console().count("one recovery request per")
+    assert refusals == STORM - 1
 
 
 def test_hello_then_silence_is_reported_within_the_target(
         lab: Lab, guest_factory: guests.GuestFactory) -> None:
+    # A boot grace long enough for a loaded host: the hello must come
+    # while it runs, and must end it.
     guest = guest_factory(display_name="hello-only",
-                          extra_cmdline="hb.agent=0")
+                          extra_cmdline="hb.agent=0 " + CMDLINE,
+                          heartbeat=domains.HeartbeatSettings(
+                              boot_grace=LONG_BOOT_GRACE))
     uuid = guest.spec.uuid
     guest.wait_for_agent(lab_.BOOT_TIMEOUT)
     since, mark = time.monotonic(), lab.mark()
     guest.spawn("/usr/bin/python3", "-c", SAY_HELLO_ONLY)
-    lost = lab.bus.wait_for(uuid, lab_.LOST, lab_.NOTIFICATION_TIMEOUT,
+    # Starting python3 in a TCG guest takes seconds (more on a loaded
+    # host): the latency is measured from the hello, not from here.
+    lost = lab.bus.wait_for(uuid, lab_.LOST, LONG_BOOT_GRACE / 2,
                             since=since)
     hellos = [line for line in lab.monitor.log()[mark:].splitlines()
               if uuid in line and "said hello" in line]
@@ -103,7 +123,7 @@ def test_hello_then_silence_is_reported_within_the_target(
 def test_a_guest_with_neither_agent_is_agent_absent(
         lab: Lab, guest_factory: guests.GuestFactory) -> None:
     guest = guest_factory(display_name="no-agents",
-                          extra_cmdline="hb.agent=0 hb.qga=0")
+                          extra_cmdline="hb.agent=0 hb.qga=0 " + CMDLINE)
     uuid = guest.spec.uuid
     since = time.monotonic()
     lost = lab.bus.wait_for(uuid, lab_.LOST, BOOT_GRACE + 60, since=since)
@@ -138,7 +158,8 @@ def _wait_logged(lab: Lab, mark: int, uuid: str, text: str,
 def _failed(lab: Lab, guest_factory: guests.GuestFactory, fault: str,
             ) -> typing.Tuple[guests.Guest, float, typing.Any]:
     """A healthy guest given ``fault``: it, when, and its heartbeat_lost."""
-    guest = lab.healthy_guest(guest_factory, display_name=fault)
+    guest = lab.healthy_guest(guest_factory, display_name=fault,
+                              extra_cmdline=CMDLINE)
     since = time.monotonic()
     lab_.fault_tool(guest, fault)
     lost = lab.bus.wait_for(guest.spec.uuid, lab_.LOST,

@@ -320,3 +320,14 @@ def test_an_agent_failure_that_turns_into_a_hang_is_reported_again() -> None:
     heal(sim)
     sim.run(5)
     assert sim.kinds()[-1] == (RESTORED, "guest_hung")
+
+
+def test_a_short_qga_pause_does_not_turn_agent_failure_worse() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = False
+    sim.run(10)
+    sim.guest.qga = False
+    sim.run(WINDOW - 1)
+    sim.guest.qga = True
+    sim.run(60)
+    assert sim.kinds() == [(LOST, "agent_failure")]

@@ -133,3 +133,15 @@ def test_removed_instances_are_forgotten_closed_ones_kept(
     host.apply(info("a"))
     host.stop()
     assert set(json.loads(open(path).read())["instances"]) == {"a"}
+
+
+def test_a_file_that_cannot_be_written_is_logged_once(
+        tmp_path: typing.Any, caplog: typing.Any) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    store = EpisodeStore(str(blocker / "episodes.json"))
+    for number in range(3):
+        store._write({"a": number})
+    assert store.failures == 3 and store.writes == 0
+    assert len([r for r in caplog.records if r.levelname == "ERROR"
+                and "Cannot write" in r.getMessage()]) == 1
