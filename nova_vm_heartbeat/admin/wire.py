@@ -106,6 +106,7 @@ def instance(status: InstanceStatus) -> Json:
         "channels": channels,
         "suspended": dict(judged.suspended),
         "violations": judged.violations,
+        "refused": judged.refused,
         "socket": None if connection is None else {
             "state": connection.state.value,
             "established": connection.established,

@@ -33,7 +33,7 @@ from nova_vm_heartbeat.admin import table
 from nova_vm_heartbeat.admin.wire import Json
 from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat import exception
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 
 PROG = "nova-vm-heartbeat"
 #: Read for ``[heartbeat_admin] socket_path`` when no file is given and

@@ -205,6 +205,61 @@ same instance.
 """),
 ]
 
+#: What a guest may ask of the platform: its recovery requests and its
+#: maintenance windows, each with a budget of its own.
+guest_budget_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "request_cooldown",
+        default=900.0,
+        min=0.0,
+        help="""
+Least seconds between two recovery requests granted to one guest. A guest
+that asks again sooner is refused (``accepted: false``, with the reason)
+and the refusal is counted; no notification is sent.
+"""),
+    cfg.IntOpt(
+        "requests_per_hour",
+        default=10,
+        min=0,
+        help="""
+Recovery requests granted per hour to all the guests of this host
+together. Beyond it, guests are refused until the hour slides on.
+"""),
+    cfg.FloatOpt(
+        "maintenance_budget",
+        default=7200.0,
+        min=0.0,
+        help="""
+Seconds of maintenance one guest may be granted in all per
+``maintenance_window``. Each grant is charged with ``rearm_grace`` on top,
+so a guest cannot stay unjudged by asking for short windows again and
+again. A guest whose budget is used up is refused.
+"""),
+    cfg.FloatOpt(
+        "maintenance_window",
+        default=86400.0,
+        min=1.0,
+        help="The sliding window of ``maintenance_budget``, in seconds."),
+]
+
+#: Where the episodes a restart must not forget are kept.
+DEFAULT_STATE_FILE = "/var/lib/nova-vm-heartbeat/episodes.json"
+
+episode_opts: typing.List[cfg.Opt] = [
+    cfg.StrOpt(
+        "state_file",
+        default=DEFAULT_STATE_FILE,
+        help="""
+File where the monitor keeps, for each instance, its episode number and
+the episode it reported and has not restored yet, so that a restart of the
+monitor (or of nova-compute) neither announces an open episode again nor
+forgets the ``heartbeat_restored`` of a guest that healed meanwhile. It is
+small, written atomically by a thread of its own, and must be local and
+not shared by two monitors. Empty: kept in memory only (a restart forgets
+open episodes).
+"""),
+]
+
 limits_opts: typing.List[cfg.Opt] = [
     cfg.IntOpt(
         "max_line_bytes",
@@ -342,8 +397,8 @@ behaved agent costs well under 1% of this default.
 
 def all_opts() -> typing.List[cfg.Opt]:
     """Every option of the group, in the order the sample shows them."""
-    return (defaults_opts + bounds_opts + limits_opts + runtime_opts
-            + abuse_opts)
+    return (defaults_opts + bounds_opts + guest_budget_opts + limits_opts
+            + runtime_opts + episode_opts + abuse_opts)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

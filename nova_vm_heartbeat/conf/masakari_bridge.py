@@ -88,8 +88,9 @@ Heartbeat lost with ``guest_hung``, ``guest_crashed`` or ``vm_frozen``, and
 recovery requested by the guest (``guest_requested``) by default. Add
 ``app_unhealthy`` to recover instances whose guest reports a failed
 component; ``agent_failure`` (our agent is gone, the guest answers the QEMU
-guest agent) is rarely worth a restart. Restored verdicts never trigger
-anything.
+guest agent) is rarely worth a restart, and ``agent_absent`` (nothing ever
+answered since the domain started: no agent in the image) never is.
+Restored verdicts never trigger anything.
 """),
     cfg.IntOpt(
         "attempts",

@@ -45,6 +45,8 @@ _BOUNDS_FIELDS = (
     "min_failure_threshold", "max_failure_threshold", "min_boot_grace",
     "max_boot_grace", "max_maintenance", "max_operation", "max_lifecycle",
     "rearm_grace", "verdict_burst", "verdict_interval",
+    "maintenance_budget", "maintenance_window", "request_cooldown",
+    "requests_per_hour",
 )
 
 _LIMITS_FIELDS = (
@@ -114,4 +116,5 @@ def runtime_options(conf: cfg.ConfigOpts, host: str,
         libvirt_uri=libvirt_uri,
         admin=admin.endpoint(conf),
         metrics=metrics.endpoint(conf),
+        state_file=group.state_file or None,
     )

@@ -29,7 +29,7 @@ import typing
 from prometheus_client import core
 from prometheus_client import registry
 
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import REMOTE_ERROR_KINDS
 from nova_vm_heartbeat.runtime.telemetry import ABUSE_KINDS

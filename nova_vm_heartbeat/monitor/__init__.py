@@ -23,9 +23,9 @@ from nova_vm_heartbeat.monitor.actions import SendAck
 from nova_vm_heartbeat.monitor.actions import SendChallenge
 from nova_vm_heartbeat.monitor.actions import SyncAgent
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor.status import ChannelStatus
 from nova_vm_heartbeat.monitor.status import Status
 from nova_vm_heartbeat.monitor.verdicts import FaultClass

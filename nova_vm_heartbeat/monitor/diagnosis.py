@@ -20,9 +20,12 @@ The rules, in order (the first that applies wins):
    ``agent_failure``.
 3. The vCPUs got (almost) no time during the silence window although
    libvirt says the domain runs: ``vm_frozen`` (QEMU stopped or starved).
-4. Block or network requests kept flowing during the window and no QGA
+4. Nothing ever answered, on any channel, since the domain started: no
+   agent to hear from, which says nothing about the guest:
+   ``agent_absent``.
+5. Block or network requests kept flowing during the window and no QGA
    is there to ask: the guest runs, the agent does not: ``agent_failure``.
-5. Otherwise, the guest's vCPUs run but nothing answers: ``guest_hung``.
+6. Otherwise, the guest's vCPUs run but nothing answers: ``guest_hung``.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class Evidence:
     qga_recent: bool = False
     #: The guest agent said it was stopping (bye agent_stop).
     agent_stopped: bool = False
+    #: Something answered on some channel since the domain started.
+    heard: bool = True
     #: Seconds covered by stats samples within the silence window.
     stats_window: typing.Optional[float] = None
     cpu_used: typing.Optional[float] = None
@@ -117,6 +122,8 @@ def classify(evidence: Evidence) -> FaultClass:
     if window and evidence.cpu_used is not None \
             and evidence.cpu_used < FROZEN_CPU_SHARE * window:
         return FaultClass.VM_FROZEN
+    if not evidence.heard:
+        return FaultClass.AGENT_ABSENT
     if evidence.heartbeat_silent and not evidence.qga_configured \
             and evidence.io_ops:
         return FaultClass.AGENT_FAILURE

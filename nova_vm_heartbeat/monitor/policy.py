@@ -56,8 +56,13 @@ class Bounds:
     max_failure_threshold: int = 20
     min_boot_grace: float = 30.0
     max_boot_grace: float = 1800.0
-    #: Longest maintenance window a guest is granted, in seconds.
+    #: Longest maintenance window a guest is granted, in seconds (0: the
+    #: guest is refused every window).
     max_maintenance: int = 3600
+    #: Seconds of maintenance (each grant plus the re-arm grace after it)
+    #: one instance may be granted in all per ``maintenance_window``.
+    maintenance_budget: float = 7200.0
+    maintenance_window: float = 86400.0
     #: Longest judgement is suspended for one platform operation.
     max_operation: float = 3600.0
     #: Longest judgement is suspended for a lifecycle transition (reboot,
@@ -68,6 +73,10 @@ class Bounds:
     #: Verdicts per instance: burst, then one per ``verdict_interval``.
     verdict_burst: int = 5
     verdict_interval: float = 300.0
+    #: Least seconds between two recovery requests granted to one guest.
+    request_cooldown: float = 900.0
+    #: Recovery requests granted per hour on the whole host.
+    requests_per_hour: int = 10
 
     def clamp(self, wanted: Settings) -> Settings:
         """Return ``wanted`` within these bounds.

@@ -70,6 +70,20 @@ class Lifecycle(str, enum.Enum):
     CRASHED = "crashed"
 
 
+#: Whether the domain runs after each lifecycle event (absent: the event
+#: does not tell). The one table the runtime, the Nova driver and the
+#: machine read: a crashed domain no longer runs guest code (libvirt keeps
+#: it crashed, paused or destroys it, per ``on_crash``).
+RUNS_AFTER: typing.Dict[Lifecycle, bool] = {
+    Lifecycle.STARTED: True,
+    Lifecycle.RESUMED: True,
+    Lifecycle.REBOOTED: True,
+    Lifecycle.PAUSED: False,
+    Lifecycle.STOPPED: False,
+    Lifecycle.CRASHED: False,
+}
+
+
 class Operation(str, enum.Enum):
     """Platform operations that make a healthy guest go quiet."""
 

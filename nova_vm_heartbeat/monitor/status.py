@@ -19,8 +19,10 @@ import typing
 
 from nova_vm_heartbeat.monitor.probes import Probe
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor import state as st
 from nova_vm_heartbeat.monitor import verdicts as vd
+
+if typing.TYPE_CHECKING:  # the machine builds these: no import cycle
+    from nova_vm_heartbeat.monitor.machine import MonitorState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +38,15 @@ class ChannelStatus:
 class Status:
     """A snapshot of one instance, for operators."""
 
-    state: st.MonitorState
+    state: MonitorState
     fault_class: typing.Optional[vd.FaultClass]
     channels: typing.Tuple[ChannelStatus, ...]
     #: Suspension reasons and the seconds each has left.
     suspended: typing.Dict[str, float]
     episode: int
     violations: int
+    #: Guest recovery requests and maintenance windows refused, ever.
+    refused: int = 0
 
 
 def channel_status(channel: sig.Channel, probe: Probe,

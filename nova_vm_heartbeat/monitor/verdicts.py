@@ -42,6 +42,10 @@ class FaultClass(str, enum.Enum):
     VM_FROZEN = "vm_frozen"
     #: The guest asked to be recovered.
     GUEST_REQUESTED = "guest_requested"
+    #: Nothing ever answered on any channel since the domain started: the
+    #: image has no agent (or it never came up). Not evidence of a fault
+    #: in the guest, so not a recovery trigger by default.
+    AGENT_ABSENT = "agent_absent"
 
 
 class VerdictKind(str, enum.Enum):
@@ -70,6 +74,7 @@ SEVERITIES: typing.Dict[FaultClass, Severity] = {
     FaultClass.APP_UNHEALTHY: Severity.MAJOR,
     FaultClass.VM_FROZEN: Severity.CRITICAL,
     FaultClass.GUEST_REQUESTED: Severity.MAJOR,
+    FaultClass.AGENT_ABSENT: Severity.WARNING,
 }
 
 
@@ -105,8 +110,14 @@ class Verdict:
     components: typing.Tuple[FailedComponent, ...] = ()
     #: For recovery requests: what the guest asked for.
     requested_action: typing.Optional[str] = None
-    #: Verdicts of this instance dropped by the rate limit since the last.
+    #: Episodes of this instance that the rate limit held back and that
+    #: ended (or were superseded) before they could be reported, since the
+    #: last report: coalesced into this one, never silently dropped.
     suppressed: int = 0
+    #: The id consumers drop duplicates by. The machine leaves it empty;
+    #: the runtime derives it from the instance, the episode and the kind
+    #: (stable across redelivery and restarts).
+    verdict_id: str = ""
 
 
 #: The operator-facing summary of each verdict.
@@ -119,6 +130,8 @@ REASONS: typing.Dict[typing.Tuple[VerdictKind, FaultClass], str] = {
         "the guest crashed (libvirt crash or guest panic event)",
     (VerdictKind.HEARTBEAT_LOST, FaultClass.VM_FROZEN):
         "the domain is running but its vCPUs get no CPU time",
+    (VerdictKind.HEARTBEAT_LOST, FaultClass.AGENT_ABSENT):
+        "no channel has answered since the domain started (no agent?)",
     (VerdictKind.HEALTH_CHECK_FAILED, FaultClass.APP_UNHEALTHY):
         "the guest reports a failed component",
     (VerdictKind.RECOVERY_REQUESTED, FaultClass.GUEST_REQUESTED):

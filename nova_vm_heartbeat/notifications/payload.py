@@ -31,7 +31,7 @@ from nova_vm_heartbeat.monitor import verdicts as vd
 #: The namespace Nova's notification objects serialise with.
 OBJECT_NAMESPACE = "nova"
 PAYLOAD_NAME = "InstanceHeartbeatPayload"
-PAYLOAD_VERSION = "1.0"
+PAYLOAD_VERSION = "1.1"
 COMPONENT_NAME = "HeartbeatComponentPayload"
 COMPONENT_VERSION = "1.0"
 #: Every verdict is a state change Vitrage must see: it listens at INFO.

@@ -33,12 +33,14 @@ import typing
 
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor.status import Status
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import ChannelSnapshot
+from nova_vm_heartbeat.runtime.episode_store import EpisodeStore
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.session import Terms
 from nova_vm_heartbeat.runtime.telemetry import Snapshot
@@ -66,9 +68,6 @@ TICK_GRAIN = 0.02
 #: Instances ticked per pass of the loop at most, so that the sockets are
 #: read in between even when very many instances are due at once.
 MAX_TICKS_PER_PASS = 1000
-#: Lifecycle events after which the domain runs, and does not.
-_RUNS = {L.STARTED: True, L.RESUMED: True, L.REBOOTED: True,
-         L.STOPPED: False, L.PAUSED: False}
 
 
 def _level(before: MonitorState, after: MonitorState) -> int:
@@ -167,14 +166,19 @@ class Fleet:
     """The monitored instances; one deadline heap for all of them."""
 
     def __init__(self, options: RuntimeOptions, effects: Effects,
-                 clock: typing.Callable[[], float], qga: bool = False):
+                 clock: typing.Callable[[], float], qga: bool = False,
+                 store: typing.Optional[EpisodeStore] = None):
         self.options = options
+        #: What a restart must not forget of each instance's episodes.
+        self.store = store or EpisodeStore(None)
         self.effects = effects
         self.clock = clock
         #: Whether QGA challenges can be carried out at all.
         self.qga = qga
         self._instances: typing.Dict[str, Instance] = {}
         self._due: DeadlineWheel[str] = DeadlineWheel(TICK_GRAIN)
+        #: The guests' recovery requests granted on this host.
+        self.requests = HostRequestBudget(options.bounds.requests_per_hour)
         #: What the loop counts for operators.
         self.telemetry = Telemetry()
 
@@ -188,12 +192,14 @@ class Fleet:
         return self._instances.get(uuid)
 
     def silent(self) -> typing.Set[str]:
-        """The running instances with an unanswered challenge (SUSPECT).
+        """The running instances a verdict may soon be decided about.
 
-        Those are the instances whose statistics a verdict may soon need.
+        Those whose statistics the verdict needs as evidence: silent
+        (an unanswered challenge), or at the end of their grace.
         """
+        now = self.clock()
         return {u for u, i in self._instances.items()
-                if i.running and i.monitor.state is MonitorState.SUSPECT}
+                if i.running and i.monitor.deciding_soon(now)}
 
     def next_deadline(self) -> float:
         return self._due.next_deadline()
@@ -232,10 +238,13 @@ class Fleet:
             LOG.debug("Instance %(uuid)s has neither a heartbeat channel "
                       "nor a usable QGA: not monitored", {"uuid": info.uuid})
             return
-        monitor = InstanceMonitor(settings, self.options.bounds, now,
-                                  running=info.running, uptime=info.uptime)
+        monitor = InstanceMonitor(
+            settings, self.options.bounds, now, running=info.running,
+            uptime=info.uptime, requests=self.requests,
+            record=self.store.restore(info.uuid, info.uptime))
         instance = Instance(info, settings, monitor, running=info.running)
         self._instances[info.uuid] = instance
+        self.store.put(info.uuid, monitor.record())
         LOG.info("Instance %(uuid)s (%(name)s): monitoring, every %(i)g s "
                  "over %(channels)s", {
                      "uuid": info.uuid, "name": info.domain_name,
@@ -299,10 +308,13 @@ class Fleet:
             fresh = channel is None or not channel.snapshot().established
         return sig.DomainEvent(L.STARTED if fresh else L.RESUMED, "observed")
 
-    def remove(self, uuid: str) -> None:
+    def remove(self, uuid: str, forget: bool = True) -> None:
+        """Stop monitoring ``uuid``; ``forget`` its episodes too."""
         instance = self._instances.pop(uuid, None)
         if instance is None:
             return
+        if forget:
+            self.store.forget(uuid)
         self._due.discard(uuid)
         self._close_channel(instance)
         self.telemetry.forget(uuid)
@@ -316,8 +328,9 @@ class Fleet:
             self._guard(instance, "close", channel.close)
 
     def close(self) -> None:
+        """Stop monitoring; the episodes are kept for the next run."""
         for uuid in list(self._instances):
-            self.remove(uuid)
+            self.remove(uuid, forget=False)
 
     # -- signals and time -------------------------------------------------
 
@@ -364,7 +377,7 @@ class Fleet:
     def _lifecycle(self, instance: Instance, now: float,
                    event: sig.DomainEvent) -> None:
         instance.event_at = now
-        runs = _RUNS.get(event.lifecycle)
+        runs = sig.RUNS_AFTER.get(event.lifecycle)
         if runs is not None:
             instance.running = runs
         channel = instance.channel
@@ -409,6 +422,7 @@ class Fleet:
                 self.clock()))
             return
         instance.logged_state = after
+        self.store.put(instance.info.uuid, instance.monitor.record())
         if after is MonitorState.SUSPECT and instance.running:
             # A baseline for the verdict's vCPU and I/O deltas.
             self.effects.sample_stats(instance.info.uuid)
@@ -461,11 +475,7 @@ class Fleet:
                    actions: typing.List[act.Action]) -> None:
         for action in actions:
             if isinstance(action, act.Report):
-                verdict = action.verdict
-                self.telemetry.verdicts[verdict.kind.value,
-                                        verdict.fault_class.value] += 1
-                self.effects.report(instance.info, verdict,
-                                    instance.monitor.state.value)
+                self._report(instance, action.verdict)
             elif isinstance(action, act.SyncAgent):
                 self.effects.sync_agent(instance.info.uuid, action.seq,
                                         action.timeout)
@@ -475,6 +485,16 @@ class Fleet:
                 instance.channel.challenge(action.seq)
             else:
                 instance.channel.ack(action)
+
+    def _report(self, instance: Instance, verdict: vd.Verdict) -> None:
+        uuid = instance.info.uuid
+        verdict = dataclasses.replace(
+            verdict, verdict_id=self.store.verdict_id(uuid, verdict))
+        self.telemetry.verdicts[verdict.kind.value,
+                                verdict.fault_class.value] += 1
+        self.effects.report(instance.info, verdict,
+                            instance.monitor.state.value)
+        self.store.put(uuid, instance.monitor.record())
 
     # -- status -------------------------------------------------------------
 

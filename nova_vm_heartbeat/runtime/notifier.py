@@ -56,8 +56,9 @@ class Notifier:
     def report(self, instance_uuid: str, display_name: str,
                verdict: vd.Verdict, state: str) -> None:
         identity = payload.Identity(instance_uuid, self.host, display_name)
-        notification = payload.build(verdict, identity, state,
-                                     self.wallclock(), str(uuidlib.uuid4()))
+        notification = payload.build(
+            verdict, identity, state, self.wallclock(),
+            verdict.verdict_id or str(uuidlib.uuid4()))
         LOG.log(_LEVELS[verdict.severity],
                 "Instance %(uuid)s: %(event)s, %(fault)s (episode "
                 "%(episode)d): %(reason)s", {

@@ -73,6 +73,8 @@ class RuntimeOptions:
         None runs without libvirt (heartbeat channel only).
     :param admin: the admin socket to serve (None: none).
     :param metrics: the metrics endpoint to serve (None: none).
+    :param state_file: where the episodes are kept across restarts
+        (None: in memory only).
     """
 
     host: str
@@ -88,3 +90,4 @@ class RuntimeOptions:
     libvirt_uri: typing.Optional[str] = "qemu:///system"
     admin: typing.Optional[AdminEndpoint] = None
     metrics: typing.Optional[MetricsEndpoint] = None
+    state_file: typing.Optional[str] = None

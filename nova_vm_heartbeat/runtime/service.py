@@ -46,6 +46,7 @@ from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import HeartbeatChannel
 from nova_vm_heartbeat.runtime.endpoints import Endpoints
+from nova_vm_heartbeat.runtime.episode_store import EpisodeStore
 from nova_vm_heartbeat.runtime.fleet import Channel
 from nova_vm_heartbeat.runtime.fleet import Deliver
 from nova_vm_heartbeat.runtime.fleet import Fleet
@@ -113,7 +114,8 @@ class MonitorService:
         self._lifecycle_events = lifecycle_events
         self._notifier = Notifier(sink, options.host, wallclock, clock)
         self._reactor = Reactor(clock)
-        self._fleet = Fleet(options, self, clock)
+        self._store = EpisodeStore(options.state_file)
+        self._fleet = Fleet(options, self, clock, store=self._store)
         self._stopping = threading.Event()
         self._thread: typing.Optional[threading.Thread] = None
         self._host_pool: typing.Optional[
@@ -140,6 +142,7 @@ class MonitorService:
             HOST_WORKERS, thread_name_prefix="heartbeat-host")
         self._start_libvirt()
         self.sink.start()
+        self._store.start()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="heartbeat-monitor")
         self._thread.start()
@@ -201,6 +204,7 @@ class MonitorService:
                 pool.shutdown(wait=False, cancel_futures=True)
         if self._hypervisor is not None:
             self._hypervisor.close()
+        self._store.close(max(0.0, deadline - time.monotonic()) + 1.0)
         self.sink.stop()
         LOG.info("Heartbeat monitor stopped")
 

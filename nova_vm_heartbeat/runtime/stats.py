@@ -13,8 +13,10 @@
 """Domain statistics: vCPU time and I/O counters, for the fault class.
 
 They are sampled only for the instances that matter: the running ones
-whose monitor is SUSPECT (a challenge went unanswered), at once when an
-instance becomes suspect and then every ``stats_interval``. A verdict
+about which a verdict may soon be decided (a challenge went unanswered,
+or the grace ends within one failure window: see
+``InstanceMonitor.deciding_soon``), at once when an instance becomes
+suspect and then every ``stats_interval``. A verdict
 compares the samples taken during the silence; a healthy fleet costs no
 libvirt call at all.
 

@@ -58,10 +58,6 @@ NOVA_EVENTS: typing.Dict[int, sig.Lifecycle] = {
     virtevent.EVENT_LIFECYCLE_POSTCOPY_STARTED: L.PAUSED,
     virtevent.EVENT_LIFECYCLE_MIGRATION_COMPLETED: L.STOPPED,
 }
-#: After these the domain runs.
-_RUNS = frozenset({L.STARTED, L.RESUMED, L.REBOOTED})
-#: After these it does not.
-_HALTS = frozenset({L.STOPPED, L.PAUSED, L.CRASHED})
 
 
 class Awareness:
@@ -90,8 +86,9 @@ class Awareness:
                   detail: str) -> None:
         """The domain of ``uuid`` went through ``lifecycle``."""
         source = self.source
-        if source is not None and lifecycle in _RUNS | _HALTS:
-            source.observed(uuid, lifecycle in _RUNS)
+        runs = sig.RUNS_AFTER.get(lifecycle)
+        if source is not None and runs is not None:
+            source.observed(uuid, runs)
         self.post(uuid, sig.DomainEvent(lifecycle, detail))
 
     def nova_event(self, event: virtevent.InstanceEvent) -> None:

@@ -98,6 +98,7 @@ class InstanceHeartbeatPayload(notification_base.NotificationPayloadBase):  # ty
     """What a verdict says about an instance (see the reference docs)."""
 
     # Version 1.0: Initial version
+    # Version 1.1: fault_class agent_absent
     VERSION = plain.PAYLOAD_VERSION
 
     fields = {

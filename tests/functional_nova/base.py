@@ -46,7 +46,7 @@ from nova.virt import event as virtevent
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vm_heartbeat import conf as heartbeat_conf
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.virt import driver as hb_driver
 from nova_vm_heartbeat.virt import guest_config
 from tests.functional_nova import qemu
@@ -92,7 +92,8 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.flags(group="heartbeat", socket_dir=self.socket_dir,
                    refresh_interval=1.0, reconnect_max=0.5,
                    min_failure_threshold=1, min_boot_grace=1.0,
-                   rearm_grace=1.0)
+                   rearm_grace=1.0, state_file=os.path.join(
+                       self.socket_dir, "episodes.json"))
         # The admin socket is served inside nova-compute too: one per test.
         self.flags(group="heartbeat_admin", socket_group="",
                    socket_path=os.path.join(self.socket_dir, "admin.sock"))

@@ -18,7 +18,7 @@ import signal
 import time
 import typing
 
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from tests.functional_nova import base
 from tests import notification_samples as samples
 

@@ -28,7 +28,7 @@ import typing
 from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt import event as virtevent
 
-from nova_vm_heartbeat.monitor.state import MonitorState
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from tests.functional_nova import base
 
 E = virtevent

@@ -12,7 +12,7 @@
 
 """Render the verdict state machine from its one transition table.
 
-``.. monitor-state-diagram::`` draws ``nova_vm_heartbeat.monitor.state.
+``.. monitor-state-diagram::`` draws ``nova_vm_heartbeat.monitor.machine.
 TRANSITIONS`` with graphviz; ``.. monitor-transition-table::`` lists it as
 a table. Both read the table at build time, so the documentation cannot
 drift from the code.
@@ -28,7 +28,7 @@ from docutils.parsers.rst import Directive
 from docutils.statemachine import StringList
 from sphinx.ext import graphviz
 
-from nova_vm_heartbeat.monitor import state as st
+from nova_vm_heartbeat.monitor import machine as st
 
 #: States whose entry reports a verdict: drawn with a double border.
 _VERDICT_STATES = {st.MonitorState.FAILED, st.MonitorState.UNHEALTHY}

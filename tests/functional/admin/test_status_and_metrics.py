@@ -33,7 +33,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from nova_vm_heartbeat.monitor.state import MonitorState as S
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.runtime.options import AdminEndpoint
 from nova_vm_heartbeat.runtime.options import MetricsEndpoint
 from tests.functional.runtime import conftest as cf

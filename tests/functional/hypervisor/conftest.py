@@ -214,13 +214,22 @@ def bus(module_broker: RabbitMQ,
 
 
 @pytest.fixture(scope="module")
+def monitor_options() -> typing.Dict[str, typing.Dict[str, object]]:
+    """Options of the module's monitor beyond the lab's (by group)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def standalone_monitor(module_broker: RabbitMQ, prepared_host: None,
                        workdir: pathlib.Path, bus: mon.BusWatcher,
+                       monitor_options: typing.Dict[
+                           str, typing.Dict[str, object]],
                        ) -> typing.Iterator[mon.MonitorProcess]:
     """``nova-vm-heartbeat-monitor`` on qemu:///system and the broker."""
     directory = pathlib.Path(tempfile.mkdtemp(prefix="monitor-",
                                               dir=workdir))
-    process = mon.MonitorProcess(directory, module_broker.url)
+    process = mon.MonitorProcess(directory, module_broker.url,
+                                 options=monitor_options)
     process.start()
     try:
         yield process

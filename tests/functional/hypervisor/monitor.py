@@ -74,6 +74,7 @@ class MonitorProcess:
                                      "host": host},
             "heartbeat_sink": {"driver": "messaging",
                                "outbox_dir": directory / "outbox"},
+            "heartbeat": {"state_file": directory / "episodes.json"},
             # Back on the bus within 2 s of a broker restart.
             "oslo_messaging_rabbit": {"rabbit_interval_max": 2},
         }

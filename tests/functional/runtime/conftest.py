@@ -35,9 +35,9 @@ import uuid as uuidlib
 
 import pytest
 
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.service import MonitorService

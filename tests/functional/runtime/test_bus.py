@@ -27,7 +27,7 @@ import typing
 
 import pytest
 
-from nova_vm_heartbeat.monitor.state import MonitorState as S
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.runtime.service import MonitorService
 from nova_vm_heartbeat.sinks import impl_messaging
 from nova_vm_heartbeat.sources.impl_libvirt import LibvirtSource

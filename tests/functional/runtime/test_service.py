@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from nova_vm_heartbeat.monitor.state import MonitorState as S
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.runtime import channel
 from tests import fakelibvirt
 from tests.functional.guest import harness

@@ -17,8 +17,8 @@ from __future__ import annotations
 import concurrent.futures
 import typing
 
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor.status import ChannelStatus
 from nova_vm_heartbeat.monitor.status import Status
 from nova_vm_heartbeat.monitor import verdicts as vd

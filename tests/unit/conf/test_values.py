@@ -21,6 +21,7 @@ from oslo_config import cfg
 import pytest
 
 from nova_vm_heartbeat.conf import admin
+from nova_vm_heartbeat.conf import heartbeat
 from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Bounds
@@ -42,7 +43,8 @@ def test_defaults_are_those_of_the_plain_classes(conf):
     # The admin socket is on by default, the metrics endpoint off.
     assert values.runtime_options(conf, "compute-1", "qemu:///system") == (
         RuntimeOptions(host="compute-1", admin=AdminEndpoint(
-            path=admin.DEFAULT_PATH, group="nova")))
+            path=admin.DEFAULT_PATH, group="nova"),
+            state_file=heartbeat.DEFAULT_STATE_FILE))
 
 
 def distinct_values(cls: typing.Any) -> typing.Dict[str, typing.Any]:

@@ -46,6 +46,7 @@ LOST = vd.VerdictKind.HEARTBEAT_LOST
     (LOST, vd.FaultClass.VM_FROZEN, True),
     (vd.VerdictKind.RECOVERY_REQUESTED, vd.FaultClass.GUEST_REQUESTED, True),
     (LOST, vd.FaultClass.AGENT_FAILURE, False),
+    (LOST, vd.FaultClass.AGENT_ABSENT, False),
     (vd.VerdictKind.HEALTH_CHECK_FAILED, vd.FaultClass.APP_UNHEALTHY, False),
     (vd.VerdictKind.HEARTBEAT_RESTORED, vd.FaultClass.GUEST_HUNG, False),
 ])

@@ -25,16 +25,20 @@ import itertools
 import typing
 
 from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor.episodes import EpisodeRecord
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor.requests import HostRequestBudget
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.protocol import events
 
 FAST = Settings(interval=1.0, timeout=1.0, failure_threshold=3,
                 boot_grace=30.0, heartbeat=True, qga=True)
+#: Seconds between two samples of the domain's counters.
+STATS_PERIOD = 0.5
 BOUNDS = Bounds(min_boot_grace=5.0, rearm_grace=5.0, max_lifecycle=60.0,
                 max_operation=120.0, max_maintenance=300)
 
@@ -61,11 +65,14 @@ class Sim:
     def __init__(self, settings: Settings = FAST, bounds: Bounds = BOUNDS,
                  guest: typing.Optional[Guest] = None,
                  uptime: typing.Optional[float] = None,
-                 greet: bool = True):
+                 greet: bool = True,
+                 record: typing.Optional[EpisodeRecord] = None,
+                 requests: typing.Optional[HostRequestBudget] = None):
         self.now = 1000.0
         self.guest = guest or Guest()
         self.monitor = InstanceMonitor(settings, bounds, self.now,
-                                       uptime=uptime)
+                                       uptime=uptime, record=record,
+                                       requests=requests)
         self.reports: typing.List[typing.Tuple[float, vd.Verdict]] = []
         self.acks: typing.List[act.SendAck] = []
         self._queue: typing.List[typing.Tuple[float, int, sig.Signal]] = []
@@ -115,11 +122,18 @@ class Sim:
                 self._apply(self.monitor.tick(self.now))
 
     def _sample(self) -> None:
+        """The guest's counters grow; the runtime samples them when asked.
+
+        As the runtime does, statistics reach the monitor only while it
+        says a verdict may be near (:meth:`deciding_soon`).
+        """
         rate = self.guest.cpu_rate
         if rate is not None:
-            self._cpu += rate
-            self._io += self.guest.io_rate
-        self._next_stats = self.now + 1.0
+            self._cpu += rate * STATS_PERIOD
+            self._io += int(self.guest.io_rate * STATS_PERIOD)
+        self._next_stats = self.now + STATS_PERIOD
+        if not self.monitor.deciding_soon(self.now):
+            return
         self.signal(sig.DomainStats(self._cpu if rate is not None else None,
                                     self._io if rate is not None else None))
 

@@ -18,9 +18,9 @@ import itertools
 
 import pytest
 
-from nova_vm_heartbeat.monitor import state as st
-from nova_vm_heartbeat.monitor.state import MonitorState as S
-from nova_vm_heartbeat.monitor.state import Trigger as T
+from nova_vm_heartbeat.monitor import machine as st
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
+from nova_vm_heartbeat.monitor.machine import Trigger as T
 
 
 def expected(state: S, trigger: T) -> S:

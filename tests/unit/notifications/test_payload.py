@@ -46,7 +46,7 @@ def test_envelope() -> None:
             if k != "nova_object.data"} == {
         "nova_object.name": "InstanceHeartbeatPayload",
         "nova_object.namespace": "nova",
-        "nova_object.version": "1.0"}
+        "nova_object.version": "1.1"}
 
 
 def test_payload_fields() -> None:

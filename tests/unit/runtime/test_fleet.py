@@ -20,9 +20,9 @@ import math
 
 import pytest
 
+from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState as S
 from nova_vm_heartbeat.runtime.fleet import Fleet
 from nova_vm_heartbeat.runtime.fleet import MIN_TICK_GAP
 from tests.unit.runtime import fakes

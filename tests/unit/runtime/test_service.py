@@ -27,8 +27,8 @@ import typing
 import pytest
 
 from nova_vm_heartbeat import exception
+from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.monitor.state import MonitorState
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.runtime.channel import ChannelState

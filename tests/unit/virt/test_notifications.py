@@ -37,7 +37,7 @@ EXPECTED_HASHES = {
     "HeartbeatComponentPayload": "1.0-a6e8c2887a6430ace30cccd9a179aee0",
     "HeartbeatEventType": "1.0-fc74c858b183e53fb906781be9b997ee",
     "InstanceHeartbeatNotification": "1.0-a73147b93b520ff0061865849d3dfa56",
-    "InstanceHeartbeatPayload": "1.0-81d150734013726e17dfcb395cce78bb",
+    "InstanceHeartbeatPayload": "1.1-0f268855e837795904e7f7167d02b46c",
 }
 
 
