@@ -1,4 +1,4 @@
-"""The instance source inside nova-compute: Nova's own view of the host.
+"""The instance source inside nova-compute: Nova's view, libvirt's facts.
 
 :class:`NovaInstanceSource` answers the runtime's "which instances, with
 which settings" from the instances Nova assigns to this host
@@ -10,9 +10,18 @@ lifecycle events, operations it carried out. What the driver saw after a
 conductor question was asked wins over that question's answer, so a slow
 answer never undoes a newer observation.
 
-An instance is judged (``running``) only when Nova says it is active,
-with no task under way, and powered on; everything else is listed as not
-running, which keeps its monitor (and its episode) without judging it.
+An instance is judged (``running``) only when Nova means it to run (it is
+active, with no task under way) **and the hypervisor says its domain
+runs**. The database's ``power_state`` is only a hint, used when libvirt
+cannot be asked: after a host reboot or a nova-compute restart it still
+says "running" for domains that are shut off, until Nova's power-state
+sync (every 10 minutes) corrects it. Libvirt is asked on every look
+(a local call); the conductor only every :data:`CONDUCTOR_INTERVAL`.
+
+How long a domain has run (the boot grace) counts from the driver's last
+spawn of it when the driver saw one (create, rebuild, unshelve, evacuate,
+resize, revert), else from Nova's ``launched_at``, which Nova updates only
+after a spawn returns.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import threading
 import time
 import typing
 
+from nova.compute import power_state
+from nova.compute import vm_states
 from nova import context as nova_context
 from nova import exception as nova_exception
 from nova import objects
@@ -39,13 +50,15 @@ from nova_vm_heartbeat.virt import specs
 
 LOG = logging.getLogger(__name__)
 
-#: Seconds between two questions to the conductor.
+#: Seconds between two questions to the conductor. The driver tells the
+#: source first hand of everything it does, and libvirt is asked on every
+#: look, so the conductor is only needed for what happens elsewhere
+#: (flavor changes, an instance deleted while nova-compute was down).
 CONDUCTOR_INTERVAL = 60.0
-#: Nova's values for an instance that may be judged.
-ACTIVE = "active"
-POWER_RUNNING = 1
 
 Fetch = typing.Callable[[], typing.Iterable[typing.Any]]
+#: Returns the uuids of the domains that run now (libvirt's word).
+RunningDomains = typing.Callable[[], typing.AbstractSet[str]]
 
 
 def utcnow() -> datetime.datetime:
@@ -70,10 +83,15 @@ def conductor_fetch(host: str) -> Fetch:
     return fetch
 
 
-def judged(instance: typing.Any) -> bool:
-    """Whether Nova's state of ``instance`` allows judging it."""
-    return bool(instance.vm_state == ACTIVE and instance.task_state is None
-                and instance.power_state == POWER_RUNNING)
+def intended(instance: typing.Any) -> bool:
+    """Whether Nova means ``instance`` to run, with nothing under way."""
+    return bool(instance.vm_state == vm_states.ACTIVE
+                and instance.task_state is None)
+
+
+def powered_hint(instance: typing.Any) -> bool:
+    """Whether the database says the domain runs (possibly stale)."""
+    return bool(instance.power_state == power_state.RUNNING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,24 +107,40 @@ class NovaInstanceSource(InstanceSource):
 
     :param fetch: returns Nova's instances of this host (with their flavor
         and system metadata); it may block on the conductor.
+    :param running_domains: returns the uuids of the domains libvirt runs
+        now; it raises when libvirt cannot tell. None: use the database's
+        power state (tests of the source alone).
     """
 
     def __init__(self, fetch: Fetch, socket_dir: str, defaults: Settings,
                  clock: typing.Callable[[], float] = time.monotonic,
                  wallclock: typing.Callable[[], datetime.datetime] = utcnow,
-                 interval: float = CONDUCTOR_INTERVAL):
+                 interval: float = CONDUCTOR_INTERVAL,
+                 running_domains: typing.Optional[RunningDomains] = None):
         self.socket_dir = socket_dir
         self.defaults = defaults
         self.clock = clock
         self.wallclock = wallclock
         self.interval = interval
         self._fetch = fetch
+        self._running_domains = running_domains
         self._lock = threading.Lock()
+        #: uuid -> the instance; ``running`` is Nova's intent.
         self._known: typing.Dict[str, InstanceInfo] = {}
+        #: uuid -> whether the database (or the driver) says it runs.
+        self._hints: typing.Dict[str, bool] = {}
+        #: uuid -> when it booted, on self.clock (launched_at or a spawn).
+        self._booted: typing.Dict[str, float] = {}
+        #: uuid -> when the driver spawned it, on self.clock.
+        self._spawned: typing.Dict[str, float] = {}
         self._words: typing.Dict[str, _Word] = {}
         self._fetched_at: typing.Optional[float] = None
         self._bad_path = Once()
+        self._libvirt_down = Once()
         self._broken: typing.Set[str] = set()
+        self._refused: typing.Set[str] = set()
+        #: Questions asked to the conductor (for benchmarks and tests).
+        self.fetches = 0
 
     # -- the runtime asks ---------------------------------------------------
 
@@ -114,18 +148,60 @@ class NovaInstanceSource(InstanceSource):
         now = self.clock()
         if self._fetched_at is None or now - self._fetched_at >= self.interval:
             self._refresh(now)
+        runs = self._ask_libvirt()
         with self._lock:
-            return list(self._known.values())
+            return [self._as_seen(info, runs, now)
+                    for info in self._known.values()]
+
+    def _as_seen(self, info: InstanceInfo,
+                 runs: typing.Optional[typing.AbstractSet[str]],
+                 now: float) -> InstanceInfo:
+        """``info`` as judged now: Nova's intent, libvirt's facts."""
+        powered = (info.uuid in runs if runs is not None
+                   else self._hints.get(info.uuid, info.running))
+        booted = self._spawned.get(info.uuid, self._booted.get(info.uuid))
+        return dataclasses.replace(
+            info, running=info.running and powered,
+            uptime=None if booted is None else max(0.0, now - booted))
+
+    def _ask_libvirt(self) -> typing.Optional[typing.AbstractSet[str]]:
+        """The domains that run; None (logged once) if libvirt can't say."""
+        if self._running_domains is None:
+            return None
+        try:
+            runs = self._running_domains()
+        except Exception as err:
+            if self._libvirt_down.first():
+                LOG.warning("libvirt did not list the running domains (%(err)s"
+                            "); the database's power state decides which "
+                            "instances are judged until it does",
+                            {"err": err})
+            return None
+        if self._libvirt_down.clear():
+            LOG.info("libvirt lists the running domains again")
+        return runs
 
     def _refresh(self, asked_at: float) -> None:
-        found = [self._described(i) for i in self._fetch()]
-        fetched = {i.uuid: i for i in found if i is not None}
+        answer = list(self._fetch())
+        self.fetches += 1
+        found = [(i, self._described(i)) for i in answer]
+        fetched = {info.uuid: info for _, info in found if info is not None}
+        hints = {info.uuid: powered_hint(i) for i, info in found
+                 if info is not None}
+        booted = {info.uuid: self._boot_time(i.launched_at, asked_at)
+                  for i, info in found if info is not None}
         with self._lock:
             self._fetched_at = asked_at
             for uuid, word in self._words.items():
                 if word.at >= asked_at:
                     _apply(fetched, uuid, word.info)
-            self._known = fetched
+                    if word.info is not None:
+                        hints[uuid] = hints.get(uuid, False) or \
+                            word.info.running
+            self._known, self._hints = fetched, hints
+            self._booted = {u: b for u, b in booted.items() if b is not None}
+            self._spawned = {u: t for u, t in self._spawned.items()
+                             if u in fetched}
             self._words = {u: w for u, w in self._words.items()
                            if w.at >= asked_at}
 
@@ -133,7 +209,7 @@ class NovaInstanceSource(InstanceSource):
                    ) -> typing.Optional[InstanceInfo]:
         """describe(), or None (logged once) for an instance it fails on."""
         try:
-            return self.describe(instance, judged(instance))
+            return self.describe(instance, intended(instance))
         except Exception:
             uuid = str(getattr(instance, "uuid", "?"))
             if uuid not in self._broken:
@@ -144,10 +220,25 @@ class NovaInstanceSource(InstanceSource):
 
     # -- the driver tells ---------------------------------------------------
 
-    def add(self, instance: typing.Any, running: bool) -> None:
-        """The driver started or received ``instance`` on this host."""
+    def add(self, instance: typing.Any, running: bool,
+            spawned: bool = False) -> typing.Optional[InstanceInfo]:
+        """The driver started or received ``instance`` on this host.
+
+        :param running: whether it runs, to be judged, now.
+        :param spawned: the driver just booted its domain (the boot grace
+            starts now).
+        :returns: what the instance is monitored as (None: it is not).
+        """
+        uuid = str(instance.uuid)
         info = self.describe(instance, running)
-        self._tell(str(instance.uuid), info)
+        if spawned:
+            with self._lock:
+                self._spawned[uuid] = self.clock()
+        self._tell(uuid, info)
+        if info is None:
+            return None
+        with self._lock:
+            return self._as_seen(info, None, self.clock())
 
     def observed(self, uuid: str, running: bool) -> None:
         """The driver saw the domain of ``uuid`` start or stop."""
@@ -165,15 +256,23 @@ class NovaInstanceSource(InstanceSource):
             self._words[uuid] = _Word(self.clock(), info)
             if info is None:
                 self._known.pop(uuid, None)
-            else:
-                self._known[uuid] = info
+                self._spawned.pop(uuid, None)
+                return
+            self._known[uuid] = info
+            if info.running:
+                self._hints[uuid] = True
 
     # -- one instance ---------------------------------------------------------
 
     def describe(self, instance: typing.Any,
                  running: bool) -> typing.Optional[InstanceInfo]:
-        """The InstanceInfo of a Nova instance; None if not monitored."""
+        """The InstanceInfo of a Nova instance; None if not monitored.
+
+        ``running`` is whether Nova means it to run; the uptime is filled
+        in when the runtime asks.
+        """
         extra_specs = instance.flavor.extra_specs or {}
+        self._check(str(instance.uuid), extra_specs)
         if not specs.enabled(extra_specs):
             return None
         qga = specs.qga_enabled(instance.system_metadata or {})
@@ -182,7 +281,19 @@ class NovaInstanceSource(InstanceSource):
             settings=specs.settings(extra_specs, self.defaults, qga),
             heartbeat_socket=self._socket(str(instance.name)),
             display_name=str(instance.display_name or ""),
-            running=running, uptime=self._uptime(instance.launched_at))
+            running=running, uptime=None)
+
+    def _check(self, uuid: str, extra_specs: typing.Mapping[str, str]
+               ) -> None:
+        """Warn, once per instance, of flavor values the API refuses."""
+        refused = specs.refused(extra_specs)
+        if not refused or uuid in self._refused:
+            return
+        self._refused.add(uuid)
+        LOG.warning("Instance %(uuid)s: its flavor has %(values)s, which the"
+                    " API refuses (set below microversion 2.86?); ignored, "
+                    "the operator's defaults apply. Fix the flavor's extra "
+                    "specs.", {"uuid": uuid, "values": ", ".join(refused)})
 
     def _socket(self, name: str) -> typing.Optional[str]:
         try:
@@ -193,13 +304,15 @@ class NovaInstanceSource(InstanceSource):
                           {"err": err})
             return None
 
-    def _uptime(self, launched_at: typing.Optional[datetime.datetime]
-                ) -> typing.Optional[float]:
+    def _boot_time(self, launched_at: typing.Optional[datetime.datetime],
+                   now: float) -> typing.Optional[float]:
+        """When ``launched_at`` was, on self.clock (None: unknown)."""
         if launched_at is None:
             return None
         if launched_at.tzinfo is None:
             launched_at = launched_at.replace(tzinfo=datetime.timezone.utc)
-        return max(0.0, (self.wallclock() - launched_at).total_seconds())
+        return now - max(0.0, (self.wallclock() - launched_at)
+                         .total_seconds())
 
 
 def _apply(known: typing.Dict[str, InstanceInfo], uuid: str,
