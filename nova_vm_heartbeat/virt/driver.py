@@ -48,6 +48,7 @@ from nova_vm_heartbeat.virt.awareness import Awareness
 from nova_vm_heartbeat.virt.awareness import quiets
 from nova_vm_heartbeat.virt import checks
 from nova_vm_heartbeat.virt import guest_config
+from nova_vm_heartbeat.virt import live_migration
 from nova_vm_heartbeat.virt import specs
 
 LOG = logging.getLogger(__name__)
@@ -185,6 +186,31 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
         return {guest.uuid for guest in self._host.list_guests(
             only_running=True)
             if guest.get_power_state(self._host) == power_state.RUNNING}
+
+    # -- live migration -------------------------------------------------------
+
+    def get_available_resource(self, nodename: str) -> typing.Any:
+        data = super().get_available_resource(nodename)
+        # The destination of a live migration compares it with its own.
+        data.setdefault("stats", {})[live_migration.STAT] = \
+            CONF.heartbeat.socket_dir
+        return data
+
+    def check_can_live_migrate_destination(
+            self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        given = arguments(_Base.check_can_live_migrate_destination, self,
+                          args, kwargs)
+        instance = given["instance"]
+        if specs.enabled(instance.flavor.extra_specs or {}):
+            reason = live_migration.refusal(
+                (given["src_compute_info"] or {}).get("stats"),
+                CONF.heartbeat.socket_dir)
+            if reason is not None:
+                LOG.error("Instance %(uuid)s may not live migrate to this "
+                          "host: %(reason)s",
+                          {"uuid": instance.uuid, "reason": reason})
+                raise nova_exception.MigrationPreCheckError(reason=reason)
+        return super().check_can_live_migrate_destination(*args, **kwargs)
 
     # -- the guest XML --------------------------------------------------------
 
