@@ -56,6 +56,11 @@ LOG = logging.getLogger(__name__)
 #: (flavor changes, an instance deleted while nova-compute was down).
 CONDUCTOR_INTERVAL = 60.0
 
+#: Seconds the driver's word that an instance arrived (or left) wins over
+#: the conductor's answers, even answers asked after it: Nova saves the
+#: instance's new host only after the driver's call returns.
+ARRIVAL_HOLD = 30.0
+
 Fetch = typing.Callable[[], typing.Iterable[typing.Any]]
 #: Returns the uuids of the domains that run now (libvirt's word).
 RunningDomains = typing.Callable[[], typing.AbstractSet[str]]
@@ -100,6 +105,8 @@ class _Word:
 
     at: float
     info: typing.Optional[InstanceInfo]
+    #: The driver placed it here or saw it leave (not a start or stop).
+    placed: bool = False
 
 
 class NovaInstanceSource(InstanceSource):
@@ -192,8 +199,12 @@ class NovaInstanceSource(InstanceSource):
                   for i, info in found if info is not None}
         with self._lock:
             self._fetched_at = asked_at
+            # A placement the answer has not caught up with yet holds; one
+            # it agrees with is consumed.
+            held = {u for u, w in self._words.items()
+                    if w.at < asked_at and _held(w, fetched, u, asked_at)}
             for uuid, word in self._words.items():
-                if word.at >= asked_at:
+                if word.at >= asked_at or uuid in held:
                     _apply(fetched, uuid, word.info)
                     if word.info is not None:
                         hints[uuid] = hints.get(uuid, False) or \
@@ -203,7 +214,7 @@ class NovaInstanceSource(InstanceSource):
             self._spawned = {u: t for u, t in self._spawned.items()
                              if u in fetched}
             self._words = {u: w for u, w in self._words.items()
-                           if w.at >= asked_at}
+                           if w.at >= asked_at or u in held}
 
     def _described(self, instance: typing.Any
                    ) -> typing.Optional[InstanceInfo]:
@@ -234,7 +245,7 @@ class NovaInstanceSource(InstanceSource):
         if spawned:
             with self._lock:
                 self._spawned[uuid] = self.clock()
-        self._tell(uuid, info)
+        self._tell(uuid, info, placed=True)
         if info is None:
             return None
         with self._lock:
@@ -249,11 +260,12 @@ class NovaInstanceSource(InstanceSource):
 
     def remove(self, uuid: str) -> None:
         """``uuid`` left this host (migrated away)."""
-        self._tell(uuid, None)
+        self._tell(uuid, None, placed=True)
 
-    def _tell(self, uuid: str, info: typing.Optional[InstanceInfo]) -> None:
+    def _tell(self, uuid: str, info: typing.Optional[InstanceInfo],
+              placed: bool = False) -> None:
         with self._lock:
-            self._words[uuid] = _Word(self.clock(), info)
+            self._words[uuid] = _Word(self.clock(), info, placed)
             if info is None:
                 self._known.pop(uuid, None)
                 self._spawned.pop(uuid, None)
@@ -313,6 +325,17 @@ class NovaInstanceSource(InstanceSource):
             launched_at = launched_at.replace(tzinfo=datetime.timezone.utc)
         return now - max(0.0, (self.wallclock() - launched_at)
                          .total_seconds())
+
+
+def _held(word: _Word, fetched: typing.Mapping[str, InstanceInfo],
+          uuid: str, asked_at: float) -> bool:
+    """Whether an older word on where ``uuid`` is still beats the answer.
+
+    Only on whether it is here, within :data:`ARRIVAL_HOLD`.
+    """
+    here = word.info is not None
+    return word.placed and asked_at - word.at < ARRIVAL_HOLD \
+        and (uuid in fetched) != here
 
 
 def _apply(known: typing.Dict[str, InstanceInfo], uuid: str,

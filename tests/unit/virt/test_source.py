@@ -278,3 +278,50 @@ def test_values_the_api_refuses_are_warned_of_once_per_instance(
     assert caplog.text.count("hw:heartbeat_interval=0, "
                              "hw:heartbeat_timeout=soon") == 2
     assert caplog.text.count(instance(1).uuid) == 1
+
+
+def test_an_arrival_outlives_answers_nova_has_not_caught_up_with() -> None:
+    # Nova saves the new host only after post_live_migration_at_destination
+    # returned: an answer asked just after the driver's word does not list
+    # the instance yet, and must not make it leave.
+    conductor, clock = Conductor(), Clock()
+    source = nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=2.0)
+    source.instances()
+    source.add(instance(1), running=True)
+    clock.now += 2
+    assert [i.domain_name for i in source.instances()] == [
+        "instance-00000001"]
+    assert conductor.asked == 2
+    clock.now += nova_source.ARRIVAL_HOLD  # by now Nova would have said
+    assert source.instances() == []
+
+
+def test_a_stop_the_driver_saw_does_not_hold_an_instance_here() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=2.0)
+    source.instances()
+    source.observed(instance(1).uuid, False)  # powered off, then shelved
+    conductor.instances = []  # ... and offloaded: Nova says it is gone
+    clock.now += 2
+    assert source.instances() == []
+
+
+def test_a_placement_the_answer_agreed_with_holds_no_more() -> None:
+    # Spawned here, listed by the next answer, then migrated away: the
+    # spawn does not keep it here.
+    conductor, clock = Conductor(), Clock()
+    source = nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=2.0)
+    source.instances()
+    source.add(instance(1), running=True, spawned=True)
+    conductor.instances = [instance(1)]
+    clock.now += 2
+    assert len(source.instances()) == 1
+    conductor.instances = []
+    clock.now += 2
+    assert source.instances() == []
