@@ -285,9 +285,7 @@ def test_an_arrival_outlives_answers_nova_has_not_caught_up_with() -> None:
     # returned: an answer asked just after the driver's word does not list
     # the instance yet, and must not make it leave.
     conductor, clock = Conductor(), Clock()
-    source = nova_source.NovaInstanceSource(
-        conductor, "/run/hb", Settings(), clock=clock,
-        wallclock=lambda: NOW, interval=2.0)
+    source = asking_often(conductor, clock)
     source.instances()
     source.add(instance(1), running=True)
     clock.now += 2
@@ -300,9 +298,7 @@ def test_an_arrival_outlives_answers_nova_has_not_caught_up_with() -> None:
 
 def test_a_stop_the_driver_saw_does_not_hold_an_instance_here() -> None:
     conductor, clock = Conductor(instance(1)), Clock()
-    source = nova_source.NovaInstanceSource(
-        conductor, "/run/hb", Settings(), clock=clock,
-        wallclock=lambda: NOW, interval=2.0)
+    source = asking_often(conductor, clock)
     source.instances()
     source.observed(instance(1).uuid, False)  # powered off, then shelved
     conductor.instances = []  # ... and offloaded: Nova says it is gone
@@ -314,9 +310,7 @@ def test_a_placement_the_answer_agreed_with_holds_no_more() -> None:
     # Spawned here, listed by the next answer, then migrated away: the
     # spawn does not keep it here.
     conductor, clock = Conductor(), Clock()
-    source = nova_source.NovaInstanceSource(
-        conductor, "/run/hb", Settings(), clock=clock,
-        wallclock=lambda: NOW, interval=2.0)
+    source = asking_often(conductor, clock)
     source.instances()
     source.add(instance(1), running=True, spawned=True)
     conductor.instances = [instance(1)]
@@ -325,3 +319,11 @@ def test_a_placement_the_answer_agreed_with_holds_no_more() -> None:
     conductor.instances = []
     clock.now += 2
     assert source.instances() == []
+
+
+def asking_often(conductor: Conductor,
+                 clock: Clock) -> nova_source.NovaInstanceSource:
+    """A source that asks the conductor every 2 s."""
+    return nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=2.0)
