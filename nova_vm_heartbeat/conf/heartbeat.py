@@ -395,10 +395,38 @@ behaved agent costs well under 1% of this default.
 ]
 
 
+#: Options read by the monitor inside nova-compute only.
+nova_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "conductor_interval",
+        default=60.0,
+        min=1.0,
+        help="""
+Inside nova-compute only: seconds between two questions to the conductor
+for the instances of this host (``InstanceList.get_by_host``). The driver
+tells the monitor first hand of what it does and libvirt is asked on every
+look, so this only catches what happens elsewhere (a flavor changed, an
+instance deleted or shelved away while nova-compute was down). Its cost is
+measured by ``benchmarks/conductor_query.py``.
+"""),
+    cfg.BoolOpt(
+        "panic_device",
+        default=True,
+        help="""
+Inside nova-compute only: give the guests of ``hw:heartbeat`` flavors a
+pvpanic device (``<panic model='isa'/>``, x86 guests), so that a guest
+kernel panic is a libvirt "crashed" event, reported as ``guest_crashed``
+at once instead of a silence judged as ``guest_hung`` intervals later. A
+flavor opts out with ``hw:heartbeat_panic=false``, an image with the
+property ``hw_heartbeat_panic=false``.
+"""),
+]
+
+
 def all_opts() -> typing.List[cfg.Opt]:
     """Every option of the group, in the order the sample shows them."""
     return (defaults_opts + bounds_opts + guest_budget_opts + limits_opts
-            + runtime_opts + episode_opts + abuse_opts)
+            + runtime_opts + episode_opts + abuse_opts + nova_opts)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

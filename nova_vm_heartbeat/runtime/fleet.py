@@ -160,6 +160,8 @@ class Instance:
     #: Bounds how many state changes of this instance are logged.
     state_log: BurstThrottle[typing.Tuple[MonitorState, MonitorState]] = \
         dataclasses.field(default_factory=BurstThrottle)
+    #: When it was admitted ahead of the source (-inf: by the source).
+    admitted_at: float = -math.inf
 
 
 class Fleet:
@@ -220,8 +222,25 @@ class Fleet:
             else:
                 self._guard(instance, "update",
                             self._update, instance, info, now, asked_at)
-        for uuid in [u for u in self._instances if u not in seen]:
+        # An instance admitted after the question was asked is newer than
+        # the answer: it stays.
+        for uuid in [u for u, i in self._instances.items()
+                     if u not in seen and i.admitted_at < asked_at]:
             self.remove(uuid)
+
+    def admit(self, info: InstanceInfo, now: float) -> None:
+        """Monitor ``info`` now, ahead of the source's next answer.
+
+        The hypervisor driver just placed it on this host (spawned or
+        received it): the signals that follow must find its monitor. An
+        instance already monitored is left as it is.
+        """
+        if info.uuid in self._instances:
+            return
+        self._add(info, now)
+        instance = self._instances.get(info.uuid)
+        if instance is not None:
+            instance.admitted_at = now
 
     def _wanted(self, info: InstanceInfo) -> typing.Optional[Settings]:
         settings = dataclasses.replace(
@@ -245,6 +264,7 @@ class Fleet:
         instance = Instance(info, settings, monitor, running=info.running)
         self._instances[info.uuid] = instance
         self.store.put(info.uuid, monitor.record())
+        _log_clamped(info, settings, monitor.settings)
         LOG.info("Instance %(uuid)s (%(name)s): monitoring, every %(i)g s "
                  "over %(channels)s", {
                      "uuid": info.uuid, "name": info.domain_name,
@@ -280,6 +300,7 @@ class Fleet:
         if settings != instance.settings:
             instance.settings = settings
             instance.monitor.reconfigure(now, settings)
+            _log_clamped(info, settings, instance.monitor.settings)
             if instance.channel is not None:
                 instance.channel.configure(self._terms(instance))
         if instance.channel is None:
@@ -542,6 +563,24 @@ class Fleet:
         uuid = instance.info.uuid
         if uuid in self._instances:
             self._due.set(uuid, self.clock() + 1.0)
+
+
+#: The settings the operator's bounds may clamp.
+_CLAMPED = ("interval", "timeout", "failure_threshold", "boot_grace")
+
+
+def _log_clamped(info: InstanceInfo, wanted: Settings,
+                 granted: Settings) -> None:
+    """Say, when an instance is (re)configured, what the bounds changed."""
+    changed = ["%s %g -> %g" % (name, getattr(wanted, name),
+                                getattr(granted, name))
+               for name in _CLAMPED
+               if getattr(wanted, name) != getattr(granted, name)]
+    if changed:
+        LOG.warning("Instance %(uuid)s (%(name)s): the operator's [heartbeat]"
+                    " bounds clamp what it asks for: %(changed)s",
+                    {"uuid": info.uuid, "name": info.domain_name,
+                     "changed": ", ".join(changed)})
 
 
 def _channels(settings: Settings) -> str:

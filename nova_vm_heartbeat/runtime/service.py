@@ -53,6 +53,9 @@ from nova_vm_heartbeat.runtime.fleet import Fleet
 from nova_vm_heartbeat.runtime.fleet import InstanceStatus
 from nova_vm_heartbeat.runtime import hypervisor as hv
 from nova_vm_heartbeat.runtime.libvirt_events import EventFeed
+from nova_vm_heartbeat.runtime.mailbox import Mail
+from nova_vm_heartbeat.runtime.mailbox import Mailbox
+from nova_vm_heartbeat.runtime.mailbox import OperationCaps
 from nova_vm_heartbeat.runtime.notifier import Notifier
 from nova_vm_heartbeat.runtime.notifier import utcnow
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
@@ -95,13 +98,18 @@ class MonitorService:
     :param lifecycle_events: run the libvirt event thread (standalone);
         inside nova-compute Nova owns libvirt's event loop and the driver
         posts lifecycle events itself.
+    :param operation_caps: the longest, in seconds, each operation may
+        suspend judgement of an instance when its end is never posted
+        (``[heartbeat] max_operation`` caps the others).
     """
 
     def __init__(self, source: InstanceSource, sink: Sink,
                  options: RuntimeOptions, *, libvirt: typing.Any = None,
                  clock: typing.Callable[[], float] = time.monotonic,
                  wallclock: typing.Callable[[], datetime.datetime] = utcnow,
-                 lifecycle_events: bool = True):
+                 lifecycle_events: bool = True,
+                 operation_caps: typing.Optional[typing.Mapping[
+                     sig.Operation, float]] = None):
         self.source = source
         self.sink = sink
         self.options = options
@@ -131,6 +139,9 @@ class MonitorService:
         self._drops = LogThrottle(60.0)
         self._dropped_seen = 0
         self._endpoints = Endpoints(options, self)
+        self._mail = Mailbox()
+        self._operations = OperationCaps(self._reactor, operation_caps or {},
+                                         self._operation_expired)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -213,11 +224,26 @@ class MonitorService:
     def post(self, instance_uuid: str, signal: sig.Signal) -> None:
         """Hand ``signal`` about ``instance_uuid`` to its monitor.
 
-        Thread safe and never blocks; if the loop is hopelessly behind,
-        the signal is dropped and counted.
+        Thread safe and never blocks. Signals are never dropped: they wait
+        in a mailbox per instance, and the loop's inbox holds at most one
+        call per instance with mail, so what waits is bounded by the
+        instances, not by the traffic.
         """
-        self._reactor.call_soon(functools.partial(
-            self._fleet.deliver, instance_uuid, signal))
+        self._send(instance_uuid, signal)
+
+    def admit(self, info: InstanceInfo) -> None:
+        """Monitor ``info`` at once, before the signals posted after this.
+
+        Thread safe and never blocks. The Nova driver calls it when it
+        spawned or received an instance, so that the instance's start is
+        not lost before the source's next answer lists it.
+        """
+        self._send(info.uuid, info)
+
+    def _send(self, uuid: str, mail: Mail) -> None:
+        if self._mail.put(uuid, mail):
+            self._reactor.call_soon(functools.partial(
+                self._deliver_mail, uuid), force=True)
 
     def forgive_all(self) -> None:
         """Every monitor forgives what went unobserved (libvirtd was back).
@@ -302,6 +328,23 @@ class MonitorService:
                     "this process was stalled); every instance forgives "
                     "that time", {"late": late})
         self._fleet.forgive_all(self.clock())
+
+    def _deliver_mail(self, uuid: str) -> None:
+        now = self.clock()
+        for item in self._mail.take(uuid):
+            if isinstance(item, InstanceInfo):
+                self._fleet.admit(item, now)
+                continue
+            self._operations.note(uuid, item)
+            self._fleet.deliver(uuid, item, now)
+
+    def _operation_expired(self, uuid: str, operation: sig.Operation,
+                           cap: float) -> None:
+        LOG.warning("Instance %(uuid)s: the end of %(op)s was not seen "
+                    "within %(cap)g s; judging it again",
+                    {"uuid": uuid, "op": operation.value, "cap": cap})
+        self._fleet.deliver(uuid, sig.OperationFinished(operation),
+                            self.clock())
 
     def _check_drops(self) -> None:
         dropped = self._reactor.dropped
@@ -393,6 +436,7 @@ class MonitorService:
             self._stats.sample({uuid})
 
     def forget(self, uuid: str) -> None:
+        self._operations.forget(uuid)
         if self._qga is not None:
             self._qga.forget(uuid)
         if self._stats is not None:

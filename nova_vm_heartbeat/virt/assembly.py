@@ -34,6 +34,7 @@ from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.service import MonitorService
 from nova_vm_heartbeat.sinks.base import Sink
 from nova_vm_heartbeat.sources.base import InstanceSource
+from nova_vm_heartbeat.virt import awareness
 from nova_vm_heartbeat.virt.sink import NovaSink
 from nova_vm_heartbeat.virt import source as nova_source
 
@@ -44,13 +45,18 @@ class NovaMonitor(cmd_monitor.Monitor):
     :param libvirt: the libvirt module and URI for QEMU guest agent
         challenges and domain statistics; None for the heartbeat channel
         only.
+    :param running: says which domains run (the driver asks Nova's own
+        libvirt connection); None: the database's power state says.
     """
 
     def __init__(self, conf: cfg.ConfigOpts, host: str,
                  libvirt: typing.Optional[typing.Tuple[typing.Any, str]],
-                 fetch: typing.Optional[nova_source.Fetch] = None):
+                 fetch: typing.Optional[nova_source.Fetch] = None,
+                 running: typing.Optional[nova_source.RunningDomains] = None):
         self._host = host
+        self._conductor_interval = float(conf.heartbeat.conductor_interval)
         self._libvirt = libvirt
+        self._running = running
         self._fetch = fetch or nova_source.conductor_fetch(host)
         self.nova_source: typing.Optional[
             nova_source.NovaInstanceSource] = None
@@ -70,7 +76,9 @@ class NovaMonitor(cmd_monitor.Monitor):
 
     def _make_source(self, uri: str, defaults: Settings) -> InstanceSource:
         self.nova_source = nova_source.NovaInstanceSource(
-            self._fetch, self.socket_dir, defaults)
+            self._fetch, self.socket_dir, defaults,
+            interval=self._conductor_interval,
+            running_domains=self._running)
         return self.nova_source
 
     def _make_sink(self, name: str, conf: cfg.ConfigOpts) -> Sink:
@@ -80,5 +88,6 @@ class NovaMonitor(cmd_monitor.Monitor):
                       options: RuntimeOptions) -> cmd_monitor.Service:
         module = self._libvirt[0] if self._libvirt else None
         self.monitor_service = MonitorService(
-            source, sink, options, libvirt=module, lifecycle_events=False)
+            source, sink, options, libvirt=module, lifecycle_events=False,
+            operation_caps=awareness.OPERATION_CAPS)
         return self.monitor_service

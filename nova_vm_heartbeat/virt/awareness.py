@@ -24,6 +24,12 @@ delays STOPPED by 15 seconds). It also feeds libvirt's lifecycle events,
 which reach the driver through ``emit_event``, to the monitor and to the
 instance source.
 
+Two of Nova's facts are kept here because libvirt's events contradict
+them: a rescued instance runs a rescue image, not the guest (libvirt's
+STARTED for the rescue domain, which usually lands after ``rescue()``
+returned, must not make it judged), and an operation whose end is never
+seen ends at its own cap (:data:`OPERATION_CAPS`).
+
 Everything here runs on Nova's threads (API workers, the libvirt event
 thread): it only posts to the monitor, which never blocks.
 """
@@ -39,6 +45,8 @@ import typing
 from nova.virt import event as virtevent
 
 from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.sources.base import InstanceInfo
+from nova_vm_heartbeat.virt import guest_config
 from nova_vm_heartbeat.virt.source import NovaInstanceSource
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +54,25 @@ LOG = logging.getLogger(__name__)
 L = sig.Lifecycle
 Op = sig.Operation
 Post = typing.Callable[[str, sig.Signal], None]
+Admit = typing.Callable[[InstanceInfo], None]
+
+#: The longest, in seconds, each operation suspends judgement when its end
+#: is never seen; ``[heartbeat] max_operation`` caps these and the ones not
+#: listed (snapshots, migrations, resizes: they take as long as the disk
+#: and memory to copy). Nova gives a guest ``[DEFAULT] shutdown_timeout``
+#: (60 s) to shut down, a soft reboot 120 s before it reboots hard.
+OPERATION_CAPS: typing.Dict[sig.Operation, float] = {
+    Op.REBOOT: 900.0,
+    Op.POWER_OFF: 600.0,
+    Op.POWER_ON: 600.0,
+    Op.PAUSE: 300.0,
+    Op.SUSPEND: 1800.0,
+    Op.RESUME: 1800.0,
+    Op.RESCUE: 900.0,
+    Op.QUIESCE: 1800.0,
+    Op.SET_ADMIN_PASSWORD: 300.0,
+    Op.DESTROY: 600.0,
+}
 
 #: Nova's lifecycle transitions, as the monitor sees them. Nova's
 #: "suspended" is a libvirt pause (managed save shows as STOPPED).
@@ -65,17 +92,53 @@ class Awareness:
 
     def __init__(self) -> None:
         self._post: typing.Optional[Post] = None
+        self._admit: typing.Optional[Admit] = None
         self.source: typing.Optional[NovaInstanceSource] = None
+        #: Instances whose domain runs something else than the guest
+        #: (a rescue image): libvirt's "it runs" does not count for them.
+        self._held: typing.Set[str] = set()
 
-    def attach(self, post: Post, source: NovaInstanceSource) -> None:
+    def attach(self, post: Post, source: NovaInstanceSource,
+               admit: typing.Optional[Admit] = None) -> None:
         """The monitor started: tell it from now on."""
         self.source = source
+        self._admit = admit
         self._post = post
 
     def detach(self) -> None:
         """The monitor stops: tell nobody."""
         self._post = None
+        self._admit = None
         self.source = None
+
+    def hold(self, uuid: str) -> None:
+        """The domain of ``uuid`` is about to run a rescue image."""
+        self._held.add(uuid)
+
+    def release(self, uuid: str) -> None:
+        """The domain of ``uuid`` runs the guest again (or not at all)."""
+        self._held.discard(uuid)
+
+    def arrived(self, instance: typing.Any, running: bool, spawned: bool,
+                lifecycle: typing.Optional[sig.Lifecycle]) -> None:
+        """``instance`` now lives here: monitor it at once.
+
+        :param running: whether it is to be judged now.
+        :param spawned: its domain just booted (the boot grace starts).
+        :param lifecycle: the state its domain is in, if the driver knows.
+        :raises Exception: whatever reading the instance's flavor raises.
+        """
+        source = self.source
+        if source is None:
+            return
+        uuid = str(instance.uuid)
+        self.release(uuid)
+        info = source.add(instance, running, spawned)
+        admit = self._admit
+        if info is not None and admit is not None:
+            admit(info)
+        if lifecycle is not None:
+            self.lifecycle(uuid, lifecycle, "nova:arrived")
 
     def post(self, uuid: str, signal: sig.Signal) -> None:
         post = self._post
@@ -85,6 +148,12 @@ class Awareness:
     def lifecycle(self, uuid: str, lifecycle: sig.Lifecycle,
                   detail: str) -> None:
         """The domain of ``uuid`` went through ``lifecycle``."""
+        if uuid in self._held and sig.RUNS_AFTER.get(lifecycle):
+            LOG.debug("Instance %(uuid)s runs a rescue image: %(event)s "
+                      "(%(detail)s) does not make it judged",
+                      {"uuid": uuid, "event": lifecycle.value,
+                       "detail": detail})
+            return
         source = self.source
         runs = sig.RUNS_AFTER.get(lifecycle)
         if source is not None and runs is not None:
@@ -93,6 +162,9 @@ class Awareness:
 
     def nova_event(self, event: virtevent.InstanceEvent) -> None:
         """A lifecycle event libvirt gave Nova (any other is ignored)."""
+        if isinstance(event, guest_config.GuestCrashedEvent):
+            self.lifecycle(str(event.uuid), L.CRASHED, "libvirt:crashed")
+            return
         if not isinstance(event, virtevent.LifecycleEvent):
             return
         lifecycle = NOVA_EVENTS.get(event.transition)
@@ -133,6 +205,27 @@ class _Aware(typing.Protocol):
 Method = typing.Callable[..., typing.Any]
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(method: Method) -> inspect.Signature:
+    return inspect.signature(method)
+
+
+def arguments(method: Method, self: typing.Any,
+              args: typing.Sequence[typing.Any],
+              kwargs: typing.Mapping[str, typing.Any],
+              ) -> typing.Dict[str, typing.Any]:
+    """The arguments ``method`` receives from this call, by name.
+
+    Defaults included; wherever the caller put them (Nova's manager
+    passes ``power_on``, ``instance`` and others positionally).
+
+    :raises TypeError: the call does not fit the method.
+    """
+    bound = _signature(method).bind(self, *args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def quiets(operation: sig.Operation,
            after: typing.Optional[sig.Lifecycle] = None, *,
            begins: bool = True, ends: bool = True,
@@ -143,13 +236,11 @@ def quiets(operation: sig.Operation,
     caller puts it.
     """
     def wrap(method: Method) -> Method:
-        signature = inspect.signature(method)
-
         @functools.wraps(method)
         def wrapper(self: _Aware, *args: typing.Any,
                     **kwargs: typing.Any) -> typing.Any:
-            bound = signature.bind(self, *args, **kwargs)
-            uuid = str(bound.arguments["instance"].uuid)
+            uuid = str(arguments(method, self, args, kwargs)[
+                "instance"].uuid)
             with self.heartbeat_awareness.during(
                     uuid, operation, after, begins=begins, ends=ends):
                 return method(self, *args, **kwargs)

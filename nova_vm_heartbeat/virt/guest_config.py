@@ -16,6 +16,9 @@
   whose host end is a UNIX socket that QEMU binds at a path derived from
   the instance name alone (:func:`socket_path`), so the monitor finds it
   without reading the domain XML back;
+* a pvpanic device (:class:`PanicDevice`), so that a guest kernel panic is
+  a libvirt "crashed" event (:class:`GuestCrashedEvent`) instead of a
+  silence;
 * our metadata element, ``<hb:heartbeat interval=... />``, with the
   settings the flavor asked for, so that the standalone monitor
   (``nova_vm_heartbeat.sources.domain_xml``) judges the instance the same
@@ -28,6 +31,7 @@ import os
 import typing
 
 from nova.virt.libvirt import config as vconfig
+from nova.virt.libvirt import event as libvirt_event
 
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.sources import domain_xml
@@ -37,6 +41,10 @@ METADATA_ATTRIBUTES = ("interval", "timeout", "failure_threshold",
                        "boot_grace")
 #: AF_UNIX socket paths hold at most 107 bytes and a NUL.
 MAX_SOCKET_PATH = 107
+#: The architectures whose pvpanic device is libvirt's model "isa".
+ISA_PANIC_ARCHES = frozenset({"x86_64", "i686"})
+#: libvirt's VIR_DOMAIN_EVENT_CRASHED (Nova's fake libvirt lacks it).
+EVENT_CRASHED = 8
 
 
 class SocketPathTooLong(ValueError):
@@ -80,3 +88,25 @@ class HeartbeatMetadata(vconfig.LibvirtConfigObject):  # type: ignore[misc]
         for name in METADATA_ATTRIBUTES:
             node.set(name, "%g" % getattr(self.settings, name))
         return node
+
+
+class PanicDevice(vconfig.LibvirtConfigGuestDevice):  # type: ignore[misc]
+    """``<panic model='isa'/>``: QEMU's ISA pvpanic device (x86)."""
+
+    def __init__(self) -> None:
+        super().__init__(root_name="panic")
+        self.model = "isa"
+
+    def format_dom(self) -> typing.Any:
+        node = super().format_dom()
+        node.set("model", self.model)
+        return node
+
+
+class GuestCrashedEvent(libvirt_event.LibvirtEvent):  # type: ignore[misc]
+    """libvirt said the guest crashed (a kernel panic, through pvpanic).
+
+    Nova ignores libvirt's "crashed" lifecycle event; the driver queues
+    this one on Nova's event queue (the only thing libvirt's native event
+    thread may do) and takes it back in ``emit_event``.
+    """

@@ -32,6 +32,7 @@ import typing
 
 from nova import conf as nova_conf
 from nova import context as nova_context
+from nova import rpc
 
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.runtime.throttle import LogThrottle
@@ -53,6 +54,13 @@ def versioned_enabled() -> bool:
                 in ("versioned", "both"))
 
 
+def sending() -> bool:
+    """Whether Nova's versioned notifier sends anything at all."""
+    notifier = rpc.NOTIFIER
+    return versioned_enabled() and notifier is not None \
+        and bool(notifier.is_enabled())
+
+
 class NovaSink(Sink):
     """Emits each verdict with Nova's versioned notifier, on its thread."""
 
@@ -60,18 +68,14 @@ class NovaSink(Sink):
         self._queue: queue.Queue[object] = queue.Queue(max_queued)
         self._thread: typing.Optional[threading.Thread] = None
         self._dropped = LogThrottle(60.0)
-        #: Notifications handed to Nova's notifier.
+        #: Notifications Nova's notifier sent.
         self.emitted = 0
+        #: Notifications Nova's configuration kept from being sent.
+        self.unsent = 0
 
     def start(self) -> None:
-        if not versioned_enabled():
-            LOG.warning(
-                "Heartbeat verdicts are not published: [notifications] "
-                "notification_format is %(format)r; set it to 'versioned' "
-                "or 'both' (and configure [oslo_messaging_notifications] "
-                "driver) to send them", {
-                    "format":
-                    nova_conf.CONF.notifications.notification_format})
+        # A format or driver that sends nothing is logged at ERROR, with
+        # its fix, by the driver's start-up checks (virt/checks.py).
         self._thread = threading.Thread(
             target=self._run, daemon=True, name="heartbeat-notifier")
         self._thread.start()
@@ -109,6 +113,13 @@ class NovaSink(Sink):
             self._emit(item)
 
     def _emit(self, note: Notification) -> None:
+        if not sending():
+            # Nova's emit() would return without a word: not emitted.
+            self.unsent += 1
+            LOG.debug("Not sent (notifications are off): %(event)s of "
+                      "%(uuid)s", {"event": note.event_type,
+                                   "uuid": _instance(note)})
+            return
         try:
             notifications.from_plain(note).emit(
                 nova_context.get_admin_context())

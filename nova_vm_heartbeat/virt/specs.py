@@ -32,6 +32,11 @@ ENABLED = "hw:heartbeat"
 #: The image property that adds the QEMU guest agent channel, as Nova keeps
 #: it in the instance's system metadata.
 IMAGE_QGA = "image_hw_qemu_guest_agent"
+#: Whether the guest gets a pvpanic device (the operator's default, else).
+PANIC = "hw:heartbeat_panic"
+#: The same, as an image property kept in the system metadata (Nova's
+#: ``ImageMetaProps`` has no field for it).
+IMAGE_PANIC = "image_hw_heartbeat_panic"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +79,21 @@ def qga_enabled(system_metadata: typing.Mapping[str, str]) -> bool:
     return _boolean(system_metadata.get(IMAGE_QGA))
 
 
+def panic_wanted(extra_specs: typing.Mapping[str, str],
+                 system_metadata: typing.Mapping[str, str],
+                 default: bool) -> bool:
+    """Whether the guest gets a panic device.
+
+    The flavor's or the image's ``false`` opts out; else the operator's
+    default decides.
+    """
+    for value in (extra_specs.get(PANIC), system_metadata.get(IMAGE_PANIC)):
+        if value is not None and strutils.bool_from_string(
+                value, default=None) is False:
+            return False
+    return default
+
+
 def _boolean(value: typing.Optional[str]) -> bool:
     if value is None:
         return False
@@ -93,6 +113,26 @@ def settings(extra_specs: typing.Mapping[str, str], defaults: Settings,
         if value is not None:
             changes[spec.field] = value
     return dataclasses.replace(defaults, heartbeat=True, qga=qga, **changes)
+
+
+def refused(extra_specs: typing.Mapping[str, str]) -> typing.List[str]:
+    """The values the API would refuse, as ``key=value``, in docs order.
+
+    Such a value reaches a compute only through a flavor set below API
+    microversion 2.86 (or before the validators were installed); it is
+    ignored, and the operator should hear of it.
+    """
+    found = []
+    for key in (ENABLED, PANIC):
+        raw = extra_specs.get(key)
+        if raw is not None and strutils.bool_from_string(
+                raw, default=None) is None:
+            found.append("%s=%s" % (key, raw))
+    for spec in INTEGER_SPECS:
+        value = extra_specs.get(spec.key)
+        if value is not None and _integer(value, spec) is None:
+            found.append("%s=%s" % (spec.key, value))
+    return found
 
 
 def _integer(raw: typing.Optional[str],

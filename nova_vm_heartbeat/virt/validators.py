@@ -35,7 +35,15 @@ def _validators() -> typing.List[base.ExtraSpecValidator]:
             "virtio-serial channel. Only supported by the "
             "heartbeat_libvirt.HeartbeatLibvirtDriver compute driver."),
         value={"type": bool,
-               "description": "Whether heartbeat monitoring is on."})]
+               "description": "Whether heartbeat monitoring is on."}),
+        base.ExtraSpecValidator(
+            name=specs.PANIC,
+            description=(
+                "Whether a hw:heartbeat guest gets a pvpanic device, so "
+                "that a kernel panic is reported as guest_crashed at once "
+                "(default: the compute host's [heartbeat] panic_device)."),
+            value={"type": bool,
+                   "description": "false: no panic device."})]
     for spec in specs.INTEGER_SPECS:
         found.append(base.ExtraSpecValidator(
             name=spec.key,

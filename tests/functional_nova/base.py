@@ -90,7 +90,8 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.socket_dir = tempfile.mkdtemp(prefix="hb", dir="/tmp")
         self.addCleanup(shutil.rmtree, self.socket_dir, True)
         self.flags(group="heartbeat", socket_dir=self.socket_dir,
-                   refresh_interval=1.0, reconnect_max=0.5,
+                   refresh_interval=1.0, conductor_interval=2.0,
+                   reconnect_max=0.5,
                    min_failure_threshold=1, min_boot_grace=1.0,
                    rearm_grace=1.0, state_file=os.path.join(
                        self.socket_dir, "episodes.json"))
@@ -109,12 +110,27 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.flags(compute_driver=DRIVER)
 
     def start_compute(self, hostname: str = "compute1",
-                      **kwargs: typing.Any) -> str:
-        name = super().start_compute(hostname=hostname, **kwargs)
+                      *args: typing.Any, **kwargs: typing.Any) -> str:
+        name = super().start_compute(hostname, *args, **kwargs)
         driver = self.computes[name].driver
         self.assertIsInstance(driver, hb_driver.HeartbeatLibvirtDriver)
         self.addCleanup(self._stop_monitor, driver)
         return str(name)
+
+    def restart_compute(self, host: str = "compute1") -> None:
+        """nova-compute restarts; libvirt's domains live on.
+
+        The old monitor is stopped first, as it dies with its process
+        (Nova's harness would stop it in the background).
+        """
+        self._stop_monitor(self.driver(host))
+        self.restart_compute_service(host)
+
+    def domain(self, server: typing.Dict[str, typing.Any],
+               host: str = "compute1") -> typing.Any:
+        """The fake libvirt domain of ``server`` on ``host``."""
+        return self.driver(host)._host.get_connection().lookupByUUIDString(
+            server["id"])
 
     @staticmethod
     def _stop_monitor(driver: hb_driver.HeartbeatLibvirtDriver) -> None:
@@ -149,14 +165,21 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
 
     # -- servers ----------------------------------------------------------
 
-    def heartbeat_flavor(self) -> str:
-        return str(self._create_flavor(extra_spec=HEARTBEAT_SPECS))
+    def heartbeat_flavor(self, **specs: str) -> str:
+        """A flavor with ``hw:heartbeat``; ``specs`` override the test's."""
+        extra = dict(HEARTBEAT_SPECS)
+        extra.update({"hw:heartbeat_" + k: v for k, v in specs.items()})
+        return str(self._create_flavor(extra_spec=extra))
 
     def boot(self, flavor_id: str, host: typing.Optional[str] = None,
              ) -> typing.Dict[str, typing.Any]:
         server: typing.Dict[str, typing.Any] = self._create_server(
             flavor_id=flavor_id, image_uuid=self.image_id, networks="none",
             host=host)
+        # Nova's harness mocks the image creation that would make the
+        # instance's directory; rescue writes its unrescue.xml there.
+        os.makedirs(os.path.join(CONF.instances_path, server["id"]),
+                    exist_ok=True)
         return server
 
     def socket_of(self, server: typing.Dict[str, typing.Any]) -> str:
@@ -164,9 +187,10 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
             self.socket_dir, server["OS-EXT-SRV-ATTR:instance_name"])
 
     def boot_monitored(self, host: str = "compute1",
+                       flavor: typing.Optional[str] = None,
                        ) -> typing.Dict[str, typing.Any]:
         """A heartbeat server whose guest answers; once it is HEALTHY."""
-        server = self.boot(self.heartbeat_flavor(), host=host)
+        server = self.boot(flavor or self.heartbeat_flavor(), host=host)
         self.guests.start(server["id"], self.socket_of(server))
         self.wait_state(server, MonitorState.HEALTHY, host)
         return server
@@ -212,6 +236,21 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
                 if n["event_type"].startswith("instance.heartbeat")
                 or n["event_type"] in ("instance.health_check_failed",
                                        "instance.recovery_requested")]
+
+    def lost_and_restored(self) -> typing.List[typing.Tuple[str, str]]:
+        """(event type, instance uuid) of every heartbeat notification."""
+        return [(n["event_type"],
+                 n["payload"]["nova_object.data"]["instance_uuid"])
+                for n in self.heartbeat_notifications()]
+
+    def hang_is_detected(self, server: typing.Dict[str, typing.Any],
+                         host: str = "compute1") -> None:
+        """Once judged healthy, a hung guest is reported lost."""
+        self.wait_state(server, MonitorState.HEALTHY, host)
+        self.guests.guests[server["id"]].freeze()
+        self.notifier.wait_for_versioned_notifications(LOST,
+                                                       timeout=WAIT)
+        self.assertIn((LOST, server["id"]), self.lost_and_restored())
 
     def heartbeat_threads(self) -> typing.List[str]:
         return sorted(t.name for t in threading.enumerate()

@@ -28,6 +28,8 @@ VALID = dict(base.HEARTBEAT_SPECS)
 #: or the key when the key itself is unknown).
 INVALID = [
     ("hw:heartbeat", "maybe", "'maybe' is not a valid boolean-like value"),
+    ("hw:heartbeat_panic", "perhaps",
+     "'perhaps' is not a valid boolean-like value"),
     ("hw:heartbeat_interval", "0", "'0' is less than the min value of '1'"),
     ("hw:heartbeat_interval", "fast", "'fast' is not a valid integer"),
     ("hw:heartbeat_timeout", "601", "'601' is greater than the max value"),

@@ -15,6 +15,9 @@
 from __future__ import annotations
 
 import time
+import typing
+
+import fixtures
 
 from tests.functional_nova import base
 
@@ -40,3 +43,17 @@ class ServiceTest(base.HeartbeatTestBase):
             time.sleep(0.05)
         self.assertIsNone(driver.heartbeat_awareness.source)
         self.assertEqual([], self.heartbeat_notifications())
+
+    def test_libvirt_coming_back_makes_every_monitor_forgive(self) -> None:
+        self.start_compute()
+        driver = self.driver()
+        monitor = driver.heartbeat_monitor
+        assert monitor is not None and monitor.monitor_service is not None
+        forgiven: typing.List[typing.Any] = []
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova_vm_heartbeat.runtime.service.MonitorService.forgive_all",
+            lambda service: forgiven.append(service)))
+        # Nova's connection event handler, as libvirt's reconnection
+        # calls it.
+        driver._handle_conn_event(True, "connection to libvirt is back")
+        self.assertEqual([monitor.monitor_service], forgiven)

@@ -293,3 +293,36 @@ def test_state_changes_are_logged_once_each(
         (logging.DEBUG, "Instance a (instance-a): healthy -> suspect"),
         (logging.WARNING, "Instance a (instance-a): suspect -> failed"),
     ]
+
+
+def test_an_admitted_instance_outlives_an_older_answer() -> None:
+    # The driver spawned "a" while the source's question was under way: the
+    # answer (asked before) does not list it and must not remove it.
+    world = World()
+    asked_at = world.clock.now
+    world.clock.now += 1.0
+    world.fleet.admit(info("a", uptime=0.0), world.clock.now)
+    world.fleet.deliver("a", sig.DomainEvent(sig.Lifecycle.STARTED))
+    assert world.state("a") is S.STARTING
+    world.apply(asked_at=asked_at)
+    assert "a" in world.fleet
+    world.clock.now += 1.0
+    world.apply()  # an answer asked after the admission rules
+    assert "a" not in world.fleet
+
+
+def test_admitting_a_monitored_instance_changes_nothing() -> None:
+    world = World()
+    world.apply(info("a"))
+    monitor = world.fleet.get("a")
+    world.fleet.admit(info("a", running=False), world.clock.now)
+    assert world.fleet.get("a") is monitor
+
+
+def test_clamped_settings_are_said_when_an_instance_is_added(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    world = World()
+    world.apply(info("a", settings=dataclasses.replace(
+        fakes.SETTINGS, boot_grace=1.0)), info("b"))
+    assert "bounds clamp what it asks for: boot_grace 1 -> 5" in caplog.text
+    assert "instance-b" not in caplog.text

@@ -142,3 +142,49 @@ def test_nothing_is_posted_without_a_monitor(recorder: Recorder) -> None:
     awareness.nova_event(virtevent.LifecycleEvent(
         UUID, virtevent.EVENT_LIFECYCLE_STOPPED))
     assert driver.calls == ["pause"] and recorder.posted == []
+
+
+def test_a_rescued_domain_running_is_not_the_guest_running(
+        awareness: aw.Awareness, recorder: Recorder) -> None:
+    awareness.hold(UUID)
+    with awareness.during(UUID, Op.RESCUE, L.STOPPED):
+        pass
+    # libvirt's STARTED for the rescue domain, after rescue() returned
+    awareness.nova_event(virtevent.LifecycleEvent(
+        UUID, virtevent.EVENT_LIFECYCLE_STARTED))
+    assert recorder.signals() == [
+        sig.OperationStarted(Op.RESCUE),
+        sig.DomainEvent(L.STOPPED, "nova:rescue"),
+        sig.OperationFinished(Op.RESCUE)]
+    assert recorder.observed == [(UUID, False)]
+    awareness.release(UUID)  # unrescue
+    awareness.nova_event(virtevent.LifecycleEvent(
+        UUID, virtevent.EVENT_LIFECYCLE_STARTED))
+    assert recorder.signals()[-1] == sig.DomainEvent(L.STARTED,
+                                                     "nova:Started")
+    assert recorder.observed[-1] == (UUID, True)
+
+
+@pytest.mark.parametrize("args, kwargs, power_on", [
+    # compute/manager.py: _init_instance and revert_resize (positional)
+    (("ctx", "inst", "net", "mig", "bdi", False), {}, False),
+    (("ctx", "inst", "net", "mig"), {"block_device_info": "bdi",
+                                     "power_on": False}, False),
+    (("ctx", "inst", "net", "mig"), {}, True),
+])
+def test_arguments_are_read_wherever_the_caller_put_them(
+        args: typing.Tuple[typing.Any, ...],
+        kwargs: typing.Dict[str, typing.Any], power_on: bool) -> None:
+    given = aw.arguments(_method, object(), args, kwargs)
+    assert given["instance"] == "inst" and given["power_on"] is power_on
+
+
+def _method(self: object, context: object, instance: object,
+            network_info: object, migration: object,
+            block_device_info: object = None, power_on: bool = True) -> None:
+    """finish_revert_migration's signature, as a method."""
+
+
+def test_arguments_that_do_not_fit_are_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        aw.arguments(_method, object(), ("ctx",), {"bogus": 1})

@@ -19,6 +19,8 @@ what the standalone monitor finds.
 
 from __future__ import annotations
 
+import typing
+
 from nova.virt.libvirt import config as vconfig
 import pytest
 
@@ -69,3 +71,38 @@ def test_the_standalone_monitor_reads_back_what_the_driver_writes() -> None:
             found.settings.failure_threshold,
             found.settings.boot_grace) == (2, 1.5, 4, 90)
     assert found.warnings == ()
+
+
+def test_the_panic_device_is_the_isa_pvpanic() -> None:
+    # The hypervisor tier's domains carry the same device (with libvirt's
+    # default I/O port spelled out) and its fault matrix shows a kernel
+    # panic reported as guest_crashed through it.
+    assert guest_config.PanicDevice().to_xml().strip() == \
+        '<panic model="isa"/>'
+
+
+def test_libvirts_crashed_event_is_queued_for_the_driver() -> None:
+    from nova_vm_heartbeat.virt import driver as hb_driver
+
+    calls: typing.List[int] = []
+    queued: typing.List[object] = []
+
+    class Handler:
+        def _queue_event(self, event: object) -> None:
+            queued.append(event)
+
+    class Host:
+        _event_handler = Handler()
+
+    class Domain:
+        def UUIDString(self) -> str:
+            return "u-1"
+
+    callback = hb_driver._crash_aware(
+        lambda *args: calls.append(int(args[2])))
+    callback(None, Domain(), guest_config.EVENT_CRASHED, 1, Host())
+    callback(None, Domain(), 5, 0, Host())  # STOPPED: Nova's alone
+    assert calls == [guest_config.EVENT_CRASHED, 5]
+    [event] = queued
+    assert isinstance(event, guest_config.GuestCrashedEvent)
+    assert event.uuid == "u-1"

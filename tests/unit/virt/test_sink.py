@@ -70,3 +70,12 @@ def test_a_full_queue_drops_with_an_error(note, caplog) -> None:
 
 def test_stop_returns_when_never_started() -> None:
     nova_sink.NovaSink().stop()
+
+
+def test_what_nova_does_not_send_is_not_counted_as_sent(note) -> None:
+    # Nova's default notification_format ("unversioned") makes Nova's
+    # emit() return without sending anything.
+    sink = nova_sink.NovaSink()
+    assert not nova_sink.sending()
+    sink._emit(note)
+    assert (sink.emitted, sink.unsent) == (0, 1)

@@ -193,3 +193,149 @@ def test_an_instance_that_cannot_be_read_is_left_out(caplog) -> None:
     [info] = make(Conductor(instance(1), broken), Clock()).instances()
     assert info.domain_name == "instance-00000001"
     assert "%s: cannot read its flavor" % broken.uuid in caplog.text
+
+
+class Libvirt:
+    """Stands for the driver's question to libvirt: which domains run."""
+
+    def __init__(self, *running: int):
+        self.running = {instance(n).uuid for n in running}
+        self.error: typing.Optional[Exception] = None
+
+    def __call__(self) -> typing.Set[str]:
+        if self.error is not None:
+            raise self.error
+        return set(self.running)
+
+
+def with_libvirt(conductor: Conductor, clock: Clock,
+                 libvirt: Libvirt) -> nova_source.NovaInstanceSource:
+    return nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=60.0, running_domains=libvirt)
+
+
+def test_libvirt_not_the_database_says_whether_a_domain_runs() -> None:
+    # After a host reboot the database still says "running" for every
+    # instance; libvirt knows instance 2's domain is shut off.
+    conductor = Conductor(instance(1), instance(2), instance(3, power_state=4),
+                          instance(4, vm_state="stopped"))
+    libvirt = Libvirt(1, 3, 4)
+    running = {i.domain_name: i.running for i in with_libvirt(
+        conductor, Clock(), libvirt).instances()}
+    # 3: the database is behind (power state sync), libvirt says it runs;
+    # 4: runs, but Nova does not mean it to (a stop under way).
+    assert running == {"instance-00000001": True, "instance-00000002": False,
+                       "instance-00000003": True, "instance-00000004": False}
+
+
+def test_libvirt_is_asked_on_every_look_the_conductor_not() -> None:
+    conductor, clock, libvirt = Conductor(instance(1)), Clock(), Libvirt(1)
+    source = with_libvirt(conductor, clock, libvirt)
+    assert [i.running for i in source.instances()] == [True]
+    libvirt.running.clear()  # destroyed behind Nova's back
+    clock.now += 10
+    assert [i.running for i in source.instances()] == [False]
+    assert conductor.asked == 1 and source.fetches == 1
+
+
+def test_without_libvirt_the_database_is_the_hint(caplog) -> None:
+    conductor, libvirt = Conductor(instance(1), instance(2, power_state=4)), \
+        Libvirt()
+    libvirt.error = RuntimeError("libvirtd is restarting")
+    source = with_libvirt(conductor, Clock(), libvirt)
+    for _ in range(2):
+        running = {i.domain_name: i.running for i in source.instances()}
+        assert running == {"instance-00000001": True,
+                           "instance-00000002": False}
+    assert caplog.text.count("libvirtd is restarting") == 1
+
+
+def test_the_boot_grace_counts_from_the_drivers_spawn() -> None:
+    # Unshelve, evacuate, cross-cell resize: Nova's launched_at still holds
+    # the first boot (10 minutes ago) while the driver spawns again.
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = with_libvirt(conductor, clock, Libvirt(1))
+    [before] = source.instances()
+    assert before.uptime == 600.0
+    seen = source.add(instance(1), running=True, spawned=True)
+    assert seen is not None and seen.uptime == 0.0 and seen.running
+    clock.now += 5
+    [after] = source.instances()
+    assert after.uptime == 5.0
+    clock.now += 60  # a new answer, launched_at still old: the spawn rules
+    [later] = source.instances()
+    assert later.uptime == 65.0 and conductor.asked == 2
+
+
+def test_uptime_grows_between_questions_to_the_conductor() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = make(conductor, clock)
+    source.instances()
+    clock.now += 30
+    [info] = source.instances()
+    assert info.uptime == 630.0 and conductor.asked == 1
+
+
+def test_values_the_api_refuses_are_warned_of_once_per_instance(
+        caplog) -> None:
+    bad = dict(ON, **{"hw:heartbeat_interval": "0",
+                      "hw:heartbeat_timeout": "soon"})
+    conductor, clock = Conductor(instance(1, bad), instance(2, bad)), Clock()
+    source = make(conductor, clock)
+    for _ in range(2):
+        clock.now += 60
+        infos = source.instances()
+    assert {i.settings.interval for i in infos} == {Settings().interval}
+    assert caplog.text.count("hw:heartbeat_interval=0, "
+                             "hw:heartbeat_timeout=soon") == 2
+    assert caplog.text.count(instance(1).uuid) == 1
+
+
+def test_an_arrival_outlives_answers_nova_has_not_caught_up_with() -> None:
+    # Nova saves the new host only after post_live_migration_at_destination
+    # returned: an answer asked just after the driver's word does not list
+    # the instance yet, and must not make it leave.
+    conductor, clock = Conductor(), Clock()
+    source = asking_often(conductor, clock)
+    source.instances()
+    source.add(instance(1), running=True)
+    clock.now += 2
+    assert [i.domain_name for i in source.instances()] == [
+        "instance-00000001"]
+    assert conductor.asked == 2
+    clock.now += nova_source.ARRIVAL_HOLD  # by now Nova would have said
+    assert source.instances() == []
+
+
+def test_a_stop_the_driver_saw_does_not_hold_an_instance_here() -> None:
+    conductor, clock = Conductor(instance(1)), Clock()
+    source = asking_often(conductor, clock)
+    source.instances()
+    source.observed(instance(1).uuid, False)  # powered off, then shelved
+    conductor.instances = []  # ... and offloaded: Nova says it is gone
+    clock.now += 2
+    assert source.instances() == []
+
+
+def test_a_placement_the_answer_agreed_with_holds_no_more() -> None:
+    # Spawned here, listed by the next answer, then migrated away: the
+    # spawn does not keep it here.
+    conductor, clock = Conductor(), Clock()
+    source = asking_often(conductor, clock)
+    source.instances()
+    source.add(instance(1), running=True, spawned=True)
+    conductor.instances = [instance(1)]
+    clock.now += 2
+    assert len(source.instances()) == 1
+    conductor.instances = []
+    clock.now += 2
+    assert source.instances() == []
+
+
+def asking_often(conductor: Conductor,
+                 clock: Clock) -> nova_source.NovaInstanceSource:
+    """A source that asks the conductor every 2 s."""
+    return nova_source.NovaInstanceSource(
+        conductor, "/run/hb", Settings(), clock=clock,
+        wallclock=lambda: NOW, interval=2.0)

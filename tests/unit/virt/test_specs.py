@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from nova_vm_heartbeat.monitor.policy import Settings
@@ -53,3 +55,25 @@ def test_qga_comes_from_the_image_property() -> None:
     assert specs.qga_enabled({"image_hw_qemu_guest_agent": "yes"})
     assert not specs.qga_enabled({"image_hw_qemu_guest_agent": "no"})
     assert not specs.qga_enabled({})
+
+
+@pytest.mark.parametrize("flavor, image, default, wanted", [
+    (None, None, True, True),
+    (None, None, False, False),
+    ("false", None, True, False),
+    (None, "no", True, False),
+    ("true", None, False, False),  # opting in is the operator's call
+    ("maybe", None, True, True),  # refused by the API; ignored here
+])
+def test_the_panic_device_is_an_opt_out(
+        flavor: typing.Optional[str], image: typing.Optional[str],
+        default: bool, wanted: bool) -> None:
+    extra = {} if flavor is None else {specs.PANIC: flavor}
+    meta = {} if image is None else {specs.IMAGE_PANIC: image}
+    assert specs.panic_wanted(extra, meta, default) is wanted
+
+
+def test_refused_values_are_listed() -> None:
+    assert specs.refused({"hw:heartbeat": "yes", "hw:heartbeat_panic": "x",
+                          "hw:heartbeat_interval": "0"}) == [
+        "hw:heartbeat_panic=x", "hw:heartbeat_interval=0"]

@@ -26,8 +26,9 @@ import pytest
 from nova_vm_heartbeat.virt import specs
 from nova_vm_heartbeat.virt import validators
 
-KEYS = ["hw:heartbeat", "hw:heartbeat_interval", "hw:heartbeat_timeout",
-        "hw:heartbeat_failure_threshold", "hw:heartbeat_boot_grace"]
+KEYS = ["hw:heartbeat", "hw:heartbeat_panic", "hw:heartbeat_interval",
+        "hw:heartbeat_timeout", "hw:heartbeat_failure_threshold",
+        "hw:heartbeat_boot_grace"]
 
 
 def test_one_validator_per_key() -> None:
@@ -36,7 +37,8 @@ def test_one_validator_per_key() -> None:
 
 @pytest.mark.parametrize("name, value", [
     ("hw:heartbeat", "true"), ("hw:heartbeat", "False"),
-    ("hw:heartbeat", "yes"), ("hw:heartbeat_interval", "1"),
+    ("hw:heartbeat", "yes"), ("hw:heartbeat_panic", "false"),
+    ("hw:heartbeat_interval", "1"),
     ("hw:heartbeat_interval", "3600"), ("hw:heartbeat_timeout", "5"),
     ("hw:heartbeat_failure_threshold", "3"),
     ("hw:heartbeat_boot_grace", "0"),
