@@ -9,7 +9,9 @@ The rules, in order (the first that applies wins):
 3. The vCPUs got (almost) no time during the silence window although
    libvirt says the domain runs: ``vm_frozen`` (QEMU stopped or starved).
 4. Block or network requests kept flowing during the window and no QGA
-   is there to ask: the guest runs, the agent does not: ``agent_failure``.
+   is there to ask (or its latest challenge could not say, because of a
+   host-side error or a busy pool: that is no evidence either way): the
+   guest runs, the agent does not: ``agent_failure``.
 5. Otherwise, the guest's vCPUs run but nothing answers: ``guest_hung``.
 """
 
@@ -86,6 +88,8 @@ class Evidence:
     qga_configured: bool = False
     #: QGA answered its latest challenge (it is alive now).
     qga_recent: bool = False
+    #: QGA's latest challenge said nothing of the agent (host error).
+    qga_unknown: bool = False
     #: The guest agent said it was stopping (bye agent_stop).
     agent_stopped: bool = False
     #: Seconds covered by stats samples within the silence window.
@@ -105,7 +109,7 @@ def classify(evidence: Evidence) -> FaultClass:
     if window and evidence.cpu_used is not None \
             and evidence.cpu_used < FROZEN_CPU_SHARE * window:
         return FaultClass.VM_FROZEN
-    if evidence.heartbeat_silent and not evidence.qga_configured \
-            and evidence.io_ops:
+    if evidence.heartbeat_silent and evidence.io_ops and (
+            not evidence.qga_configured or evidence.qga_unknown):
         return FaultClass.AGENT_FAILURE
     return FaultClass.GUEST_HUNG
