@@ -115,10 +115,27 @@ not once per waiting notification.
         help="Longest delay, in seconds, between two attempts."),
 ]
 
+#: Whether a verdict is still current when the bridge reads it.
+freshness_opts: typing.List[cfg.Opt] = [
+    cfg.FloatOpt(
+        "max_verdict_age",
+        default=300.0,
+        min=0.0,
+        help="""
+Oldest verdict, in seconds since the monitor made it (its
+``generated_at``), that still asks Masakari for a recovery; 0 for no
+limit. A verdict that waited longer (the broker, Masakari or the bridge
+was down) is acknowledged and logged, not acted on: the instance may
+have recovered since. Keep the clocks of the compute hosts and of the
+bridge in step (NTP). Independently of the age, a verdict is never acted
+on after a ``heartbeat_restored`` of the same instance and episode.
+"""),
+]
+
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    groups.register(conf, _group(), bridge_opts)
+    groups.register(conf, _group(), bridge_opts + freshness_opts)
 
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
-    return {_group(): bridge_opts}
+    return {_group(): bridge_opts + freshness_opts}

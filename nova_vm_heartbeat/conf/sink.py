@@ -96,9 +96,27 @@ from 1 to 30 seconds, so a small value keeps the monitor's shutdown quick.
 ]
 
 
+#: The outbox of the sink inside nova-compute.
+nova_opts: typing.List[cfg.Opt] = [
+    cfg.StrOpt(
+        "nova_outbox_dir",
+        help="""
+Directory where the monitor inside nova-compute
+(``heartbeat_libvirt.HeartbeatLibvirtDriver``) keeps notifications until
+Nova's versioned notifier has taken them, one file each; created if
+missing, by the user nova-compute runs as. When unset,
+``<[DEFAULT] state_path>/heartbeat-outbox`` (nova's state directory,
+``/var/lib/nova`` by default). It must be on a local file system and not shared
+with another monitor. Notifications left there when nova-compute stopped
+are sent first when it starts again. ``outbox_max`` bounds it too. The
+standalone monitor does not read this option (it uses ``outbox_dir``).
+"""),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    groups.register(conf, _group(), sink_opts)
+    groups.register(conf, _group(), sink_opts + nova_opts)
 
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
-    return {_group(): sink_opts}
+    return {_group(): sink_opts + nova_opts}

@@ -24,6 +24,7 @@ from nova_vm_heartbeat.conf import masakari_client
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.masakari.client import MasakariClient
 from nova_vm_heartbeat.masakari.delivery import Deliverer
+from nova_vm_heartbeat.masakari.freshness import Freshness
 from nova_vm_heartbeat.masakari.gate import RetryGate
 from nova_vm_heartbeat.masakari import listener
 from nova_vm_heartbeat.masakari.request import Selection
@@ -60,23 +61,27 @@ class Bridge:
 
     def __init__(self, conf: cfg.ConfigOpts):
         group = conf.masakari_bridge
+        self._max_age: float = group.max_verdict_age
         connect(conf)  # fail at start-up, not at the first verdict
         self.selection = Selection.from_names(group.fault_classes)
         self.gate = RetryGate(group.retry_delay, group.retry_max_delay)
         deliverer = Deliverer(
             MasakariClient(functools.partial(connect, conf)),
-            self.selection, self.gate, group.attempts)
+            self.selection, self.gate, group.attempts,
+            Freshness(group.max_verdict_age))
         self.listener = listener.Listener(conf, listener.Endpoint(deliverer))
 
     def start(self) -> None:
         LOG.info("Listening for heartbeat verdicts on %(targets)s in pool "
                  "%(pool)s; asking Masakari to recover fault classes "
-                 "%(faults)s",
+                 "%(faults)s, for verdicts %(age)s",
                  {"targets": ", ".join("%s/%s.info" % (t.exchange, t.topic)
                                        for t in self.listener.targets),
                   "pool": self.listener.pool,
                   "faults": ", ".join(sorted(
-                      f.value for f in self.selection.fault_classes))})
+                      f.value for f in self.selection.fault_classes)),
+                  "age": ("at most %g s old" % self._max_age
+                          if self._max_age else "of any age")})
         self.listener.start()
 
     def stop(self) -> None:

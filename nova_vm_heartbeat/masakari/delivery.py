@@ -15,9 +15,11 @@
 A message is acknowledged only when nothing more can come of it: Masakari
 accepted the notification or answered that it has it already (a
 duplicate, a host in maintenance), Masakari refused it for good (400), the
-verdict is not one the operator selected, or the message is not ours to
-read. Otherwise (Masakari unreachable, 5xx) the message goes back to the
-queue after a few attempts, for this bridge or another one in the pool.
+verdict is not one the operator selected or no longer current
+(:mod:`.freshness`), or the message cannot be read (whatever the error:
+put back, it would come back forever with it). Otherwise (Masakari
+unreachable, 5xx) the message goes back to the queue after a few
+attempts, for this bridge or another one in the pool.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import threading
 import typing
 
 from nova_vm_heartbeat.masakari import client as mc
+from nova_vm_heartbeat.masakari.freshness import Freshness
 from nova_vm_heartbeat.masakari.gate import RetryGate
 from nova_vm_heartbeat.masakari.request import Selection
 from nova_vm_heartbeat.masakari.request import VmNotification
@@ -54,11 +57,12 @@ class Deliverer:
     """Turns one received notification into at most one Masakari one."""
 
     def __init__(self, client: Sender, selection: Selection,
-                 gate: RetryGate, attempts: int):
+                 gate: RetryGate, attempts: int, freshness: Freshness):
         self._client = client
         self._selection = selection
         self._gate = gate
         self._attempts = attempts
+        self._freshness = freshness
         self._refusals = RefusalLog()
 
     def handle(self, event_type: str, publisher_id: typing.Any,
@@ -66,11 +70,13 @@ class Deliverer:
         try:
             report = received.parse(event_type, payload, publisher_id)
         except received.MalformedNotification as err:
-            LOG.warning("%(err)s", {"err": err})
+            LOG.warning("%(err)s; acknowledged, it will not come back",
+                        {"err": err})
             return Disposition.ACK
         if report.restored:
+            self._freshness.restored(report)
             LOG.debug("Nothing to ask of Masakari for instance %(uuid)s: "
-                      "%(kind)s ends an episode", _fields(report))
+                      "%(kind)s ends episode %(episode)d", _fields(report))
             return Disposition.ACK
         if not self._selection.selects(report):
             LOG.info("Not asking Masakari to recover instance %(uuid)s: "
@@ -83,6 +89,8 @@ class Deliverer:
     def _deliver(self, report: received.Report) -> Disposition:
         notification = VmNotification.for_report(report)
         for attempt in range(1, self._attempts + 1):
+            if self._stale(report):
+                return Disposition.ACK
             answer = self._attempt(report, notification, attempt)
             if answer is None:
                 break
@@ -93,6 +101,15 @@ class Deliverer:
                     "(verdict %(verdict)s) back on the queue; it is sent "
                     "again when Masakari answers", _fields(report))
         return Disposition.REQUEUE
+
+    def _stale(self, report: received.Report) -> bool:
+        """Whether the verdict is no longer current; logs why."""
+        why = self._freshness.why_stale(report)
+        if why is not None:
+            LOG.info("Not asking Masakari to recover instance %(uuid)s "
+                     "(%(kind)s, verdict %(verdict)s): it is no longer "
+                     "current: %(why)s", dict(_fields(report), why=why))
+        return why is not None
 
     def _attempt(self, report: received.Report,
                  notification: VmNotification,
@@ -178,4 +195,4 @@ class RefusalLog:
 def _fields(report: received.Report) -> typing.Dict[str, typing.Any]:
     return {"uuid": report.instance_uuid, "host": report.host,
             "kind": report.kind.value, "fault": report.fault_class.value,
-            "verdict": report.verdict_id}
+            "verdict": report.verdict_id, "episode": report.episode}

@@ -21,6 +21,7 @@ message Masakari did not take, and only ``HANDLED`` acknowledges it.
 
 from __future__ import annotations
 
+import logging
 import re
 import typing
 
@@ -31,6 +32,8 @@ from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.masakari.delivery import Deliverer
 from nova_vm_heartbeat.masakari.delivery import Disposition
 from nova_vm_heartbeat.notifications import received
+
+LOG = logging.getLogger(__name__)
 
 #: Only our event types reach :meth:`Endpoint.info`; the pool's queue also
 #: carries nova's own notifications, which are acknowledged unread.
@@ -53,8 +56,19 @@ class Endpoint:
     def info(self, ctxt: typing.Any, publisher_id: typing.Any,
              event_type: str, payload: typing.Any,
              metadata: typing.Any) -> str:
-        disposition = self._deliverer.handle(event_type, publisher_id,
-                                             payload)
+        try:
+            disposition = self._deliverer.handle(event_type, publisher_id,
+                                                 payload)
+        except Exception:
+            # oslo.messaging requeues a message whose endpoint raised, and
+            # the same error comes back with it, forever: say it once and
+            # let go of it.
+            LOG.exception("Could not handle a %(event)s notification from "
+                          "%(publisher)s; acknowledged, it will not come "
+                          "back", {"event": received.cut(str(event_type)),
+                                   "publisher":
+                                   received.cut(str(publisher_id))})
+            disposition = Disposition.ACK
         return str(_RESULTS[disposition])
 
 

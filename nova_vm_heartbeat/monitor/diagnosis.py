@@ -24,7 +24,9 @@ The rules, in order (the first that applies wins):
    agent to hear from, which says nothing about the guest:
    ``agent_absent``.
 5. Block or network requests kept flowing during the window and no QGA
-   is there to ask: the guest runs, the agent does not: ``agent_failure``.
+   is there to ask (or its latest challenge could not say, because of a
+   host-side error or a busy pool: that is no evidence either way): the
+   guest runs, the agent does not: ``agent_failure``.
 6. Otherwise, the guest's vCPUs run but nothing answers: ``guest_hung``.
 """
 
@@ -101,6 +103,8 @@ class Evidence:
     qga_configured: bool = False
     #: QGA answered its latest challenge (it is alive now).
     qga_recent: bool = False
+    #: QGA's latest challenge said nothing of the agent (host error).
+    qga_unknown: bool = False
     #: The guest agent said it was stopping (bye agent_stop).
     agent_stopped: bool = False
     #: Something answered on some channel since the domain started.
@@ -124,7 +128,7 @@ def classify(evidence: Evidence) -> FaultClass:
         return FaultClass.VM_FROZEN
     if not evidence.heard:
         return FaultClass.AGENT_ABSENT
-    if evidence.heartbeat_silent and not evidence.qga_configured \
-            and evidence.io_ops:
+    if evidence.heartbeat_silent and evidence.io_ops and (
+            not evidence.qga_configured or evidence.qga_unknown):
         return FaultClass.AGENT_FAILURE
     return FaultClass.GUEST_HUNG

@@ -641,6 +641,7 @@ class InstanceMonitor:
             qga_configured=qga is not None,
             qga_recent=bool(qga and qga.last_good is not None
                             and qga.last_good >= alive_since),
+            qga_unknown=bool(qga and qga.unknown),
             agent_stopped=self._agent_stopped, heard=self._heard,
             stats_window=covered, cpu_used=cpu, io_ops=io))
 

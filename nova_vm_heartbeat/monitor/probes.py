@@ -39,6 +39,9 @@ class Probe:
         #: Every challenge that timed out or failed, ever (for operators).
         self.missed_total = 0
         self.last_good: typing.Optional[float] = None
+        #: The latest challenge with an outcome could not say (a host-side
+        #: error, not sampled): nothing is known of the agent.
+        self.unknown = False
         self.last_rtt: typing.Optional[float] = None
         self._next_seq = 1
         self._next_at = 0.0
@@ -82,6 +85,7 @@ class Probe:
         if sent is None:
             return None
         self.last_good, self.last_rtt, self.misses = now, now - sent, 0
+        self.unknown = False
         return self.last_rtt
 
     def failed(self, seq: int) -> bool:
@@ -90,13 +94,15 @@ class Probe:
         if sent is None:
             return False
         self._expired[seq] = sent
+        self.unknown = False
         self.misses += 1
         self.missed_total += 1
         return True
 
     def cancel(self, seq: int) -> None:
         """Forget a challenge that neither passed nor failed (busy)."""
-        self._pending.pop(seq, None)
+        if self._pending.pop(seq, None) is not None:
+            self.unknown = True
 
     def expire(self, now: float) -> int:
         """Count the challenges whose timeout passed; return how many."""

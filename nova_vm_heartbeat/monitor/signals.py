@@ -49,6 +49,9 @@ class AgentError(str, enum.Enum):
     BUSY = "busy"
     #: Anything else (libvirtd gone, ...): not the guest's fault.
     HOST_ERROR = "host_error"
+    #: Not made: no worker was free in time (other guests' agents hold
+    #: them). The agent's state is unknown, not the guest's fault.
+    NOT_SAMPLED = "not_sampled"
 
 
 class Lifecycle(str, enum.Enum):

@@ -84,13 +84,18 @@ def parse(event_type: str, payload: typing.Any,
         when the consumer does not get it (a Vitrage datasource sees only
         the payload), the payload's ``host`` is used.
     :raises MalformedNotification: it is not one of our notifications, or
-        a field is missing, of the wrong type or out of range.
+        a field is missing, of the wrong type or out of range. Whatever
+        reading the message raises becomes this one exception (a date
+        out of range raises OverflowError, a deep structure
+        RecursionError...): a consumer that let any other escape would
+        see the same message redelivered forever.
     """
     try:
         return _parse(event_type, payload, publisher_id)
-    except (KeyError, TypeError, ValueError) as err:
-        raise MalformedNotification(event_type=_cut(str(event_type)),
-                                    reason=_cut(str(err))) from err
+    except Exception as err:
+        raise MalformedNotification(
+            event_type=cut(str(event_type)),
+            reason=cut("%s: %s" % (type(err).__name__, err))) from err
 
 
 def _parse(event_type: str, payload: typing.Any,
@@ -107,8 +112,8 @@ def _parse(event_type: str, payload: typing.Any,
         episode=_count(data, "episode"),
         verdict_id=_text(data, "verdict_id"),
         generated_at=_moment(_text(data, "generated_at")),
-        reason=_cut(str(data.get("reason") or "")),
-        display_name=_cut(str(data.get("display_name") or "")))
+        reason=cut(str(data.get("reason") or "")),
+        display_name=cut(str(data.get("display_name") or "")))
 
 
 def _data(payload: typing.Any) -> JsonDict:
@@ -119,11 +124,11 @@ def _data(payload: typing.Any) -> JsonDict:
     name = payload.get("nova_object.name")
     if name != pl.PAYLOAD_NAME:
         raise ValueError("payload object %r, expected %s"
-                         % (_cut(str(name)), pl.PAYLOAD_NAME))
+                         % (cut(str(name)), pl.PAYLOAD_NAME))
     version = str(payload.get("nova_object.version", ""))
     if version.split(".")[0] != MAJOR_VERSION:
         raise ValueError("payload version %r, this reader knows %s.x"
-                         % (_cut(version), MAJOR_VERSION))
+                         % (cut(version), MAJOR_VERSION))
     data = payload.get("nova_object.data")
     if not isinstance(data, dict):
         raise TypeError("nova_object.data is not an object")
@@ -134,10 +139,10 @@ def _host(publisher_id: typing.Any) -> str:
     text = str(publisher_id or "")
     if not text.startswith(PUBLISHER_PREFIX):
         raise ValueError("publisher %r is not nova-compute:<host>"
-                         % _cut(text))
+                         % cut(text))
     host = text[len(PUBLISHER_PREFIX):]
     if not host or len(host) > MAX_TEXT:
-        raise ValueError("publisher %r names no host" % _cut(text))
+        raise ValueError("publisher %r names no host" % cut(text))
     return host
 
 
@@ -167,7 +172,7 @@ def _moment(text: str) -> datetime.datetime:
     return moment.astimezone(datetime.timezone.utc)
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
     """Bounded and printable, for logs and alarm texts."""
     printable = "".join(c if c.isprintable() else "?" for c in text)
     return printable[:MAX_TEXT]

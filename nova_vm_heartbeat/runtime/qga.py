@@ -20,18 +20,35 @@ see :mod:`nova_vm_heartbeat.protocol.qga`.)
 
 The call blocks (up to its timeout), so it runs on a small bounded pool
 of worker threads, never on the monitor thread, and its outcome comes
-back through ``post``.
+back through ``post``. The pool is shared by every instance of the host,
+so one tenant's agent that holds its port open and never answers must
+not delay or fail another's challenge. :class:`QgaProber` schedules the
+calls itself to make sure of it:
 
-libvirt runs one agent command per domain at a time, and so do we: while
-a domain's previous challenge is still running, the next one is skipped
-(the monitor counts it as missed when its timeout passes). When the pool
-itself is saturated, a challenge is reported as a host error instead:
-that is our backlog, not the guest's fault.
+* **One call per instance.** While an instance's call runs, its next
+  challenge is skipped (libvirt runs one agent command per domain at a
+  time anyway); the monitor counts it missed when its timeout passes,
+  which is evidence about that instance's own agent. A challenge that
+  waits for a worker is replaced by the instance's next one.
+* **Stuck agents wait last and share few workers.** An instance whose
+  last call timed out (or took longer than its timeout) is *suspect*:
+  its calls start only when no other instance's call waits, and suspect
+  calls never hold more than all workers but one, so one worker is always
+  left for the others (with a single worker, they still come last).
+* **Not started in time, not sampled.** A call that cannot start within
+  half its timeout (the workers are all busy) is not made: it is posted
+  as :attr:`~.AgentError.NOT_SAMPLED`, which the monitor treats as "QGA
+  state unknown", never as a miss.
+
+Host-side errors (libvirtd gone, an unexpected exception) are posted as
+:attr:`~.AgentError.HOST_ERROR`: never evidence against the instance.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import dataclasses
 import logging
 import math
 import secrets
@@ -49,50 +66,92 @@ from nova_vm_heartbeat.runtime.throttle import LogThrottle
 LOG = logging.getLogger(__name__)
 
 Post = typing.Callable[[str, sig.Signal], None]
-#: Calls queued or running per worker before challenges are refused.
-BACKLOG_PER_WORKER = 4
+#: Share of a challenge's timeout within which its call must start.
+START_SHARE = 0.5
 PING = qga_protocol.command("guest-ping")
 
 
+@dataclasses.dataclass
+class _Call:
+    """One challenge waiting for a worker."""
+
+    uuid: str
+    seq: int
+    timeout: float
+    #: Monotonic time after which it is not worth starting.
+    start_by: float
+
+
 class QgaProber:
-    """Sends QGA challenges on a bounded pool; posts what came back."""
+    """Sends QGA challenges on a bounded pool, fairly; posts the outcome."""
 
     def __init__(self, hypervisor: Hypervisor,
                  executor: concurrent.futures.Executor, workers: int,
-                 post: Post):
+                 post: Post,
+                 clock: typing.Callable[[], float] = time.monotonic):
         self.hypervisor = hypervisor
         self._executor = executor
         self._post = post
-        self._max_backlog = max(1, workers) * BACKLOG_PER_WORKER
+        self._clock = clock
+        self._workers = max(1, workers)
+        self._max_suspect = max(1, self._workers - 1)
         self._lock = threading.Lock()
-        self._busy: typing.Set[str] = set()
+        #: Per instance, its call waiting for a worker.
+        self._queued: typing.Dict[str, _Call] = {}
+        #: Waiting calls in arrival order, trusted and suspect instances;
+        #: a call replaced in ``_queued`` stays here until skipped.
+        self._lines: typing.Tuple[typing.Deque[_Call],
+                                  typing.Deque[_Call]] = (
+            collections.deque(), collections.deque())
+        self._running: typing.Set[str] = set()
+        self._running_suspect = 0
+        self._suspects: typing.Set[str] = set()
+        self._active_workers = 0
         self._last_error: typing.Dict[str, sig.AgentError] = {}
         # A guest can flap its agent: changes are logged at INFO at most
         # once a minute per instance, the rest at DEBUG.
         self._notes: typing.Dict[str, LogThrottle] = {}
         #: Challenges skipped because the previous one still ran.
         self.skipped = 0
+        #: Challenges not made because no worker was free in time.
+        self.not_sampled = 0
 
     def sync(self, uuid: str, seq: int, timeout: float) -> None:
         """Start challenge ``seq`` of domain ``uuid`` (from the loop)."""
+        now = self._clock()
         with self._lock:
-            if uuid in self._busy:
+            if uuid in self._running:
                 self.skipped += 1
                 LOG.debug("Instance %(uuid)s: previous QGA challenge still "
                           "running; skipping %(seq)d",
                           {"uuid": uuid, "seq": seq})
                 return
-            if len(self._busy) >= self._max_backlog:
-                self._post(uuid, sig.QgaFailed(seq, sig.AgentError.HOST_ERROR))
-                return
-            self._busy.add(uuid)
+            dropped = self._expired(now)
+            replaced = self._queued.pop(uuid, None)
+            if replaced is not None:
+                dropped.append(replaced)
+            call = _Call(uuid, seq, timeout, now + START_SHARE * timeout)
+            self._queued[uuid] = call
+            self._lines[uuid in self._suspects].append(call)
+            start = self._active_workers < self._workers
+            if start:
+                self._active_workers += 1
+        self._unsampled(dropped)
+        if start:
+            self._start_worker()
+
+    def _start_worker(self) -> None:
         try:
-            self._executor.submit(self._run, uuid, seq, timeout)
+            self._executor.submit(self._work)
         except RuntimeError:  # shutting down
-            self._done(uuid)
+            with self._lock:
+                self._active_workers -= 1
 
     def forget(self, uuid: str) -> None:
         """The instance is no longer monitored."""
+        with self._lock:
+            self._queued.pop(uuid, None)
+            self._suspects.discard(uuid)
         self._last_error.pop(uuid, None)
         self._notes.pop(uuid, None)
 
@@ -103,22 +162,83 @@ class QgaProber:
         return (logging.WARNING if error is sig.AgentError.HOST_ERROR
                 else logging.INFO)
 
-    def _done(self, uuid: str) -> None:
-        with self._lock:
-            self._busy.discard(uuid)
+    # -- scheduling (lock held unless said) ----------------------------------
+
+    def _expired(self, now: float) -> typing.List[_Call]:
+        """Take the waiting calls it is too late to start."""
+        late = []
+        for line in self._lines:
+            while line and (self._queued.get(line[0].uuid) is not line[0]
+                            or line[0].start_by < now):
+                call = line.popleft()
+                if self._queued.get(call.uuid) is call:
+                    del self._queued[call.uuid]
+                    late.append(call)
+        return late
+
+    def _next(self, now: float) -> typing.Tuple[
+            typing.Optional[_Call], bool, typing.List[_Call]]:
+        """The next call, whether it is a suspect's, and the late calls."""
+        late = self._expired(now)
+        trusted, suspect = self._lines
+        line = (trusted if trusted else suspect
+                if self._running_suspect < self._max_suspect else None)
+        if not line:
+            self._active_workers -= 1
+            return None, False, late
+        call = line.popleft()
+        del self._queued[call.uuid]
+        self._running.add(call.uuid)
+        if line is suspect:
+            self._running_suspect += 1
+        return call, line is suspect, late
+
+    def _finished(self, call: _Call, suspect: bool, stuck: bool) -> None:
+        self._running.discard(call.uuid)
+        if suspect:
+            self._running_suspect -= 1
+        if stuck:
+            self._suspects.add(call.uuid)
+        else:
+            self._suspects.discard(call.uuid)
+
+    def _unsampled(self, calls: typing.List[_Call]) -> None:
+        """Say the calls were not made (no lock held)."""
+        for call in calls:
+            self.not_sampled += 1
+            LOG.debug("Instance %(uuid)s: no QGA worker free within "
+                      "%(wait).1f s; challenge %(seq)d not sampled",
+                      {"uuid": call.uuid, "seq": call.seq,
+                       "wait": START_SHARE * call.timeout})
+            self._post(call.uuid, sig.QgaFailed(
+                call.seq, sig.AgentError.NOT_SAMPLED))
 
     # -- on a worker thread --------------------------------------------------
 
-    def _run(self, uuid: str, seq: int, timeout: float) -> None:
+    def _work(self) -> None:
+        """Make calls until none waits that this worker may make."""
+        while True:
+            with self._lock:
+                call, suspect, late = self._next(self._clock())
+            self._unsampled(late)
+            if call is None:
+                return
+            started = self._clock()
+            signal = self._run(call)
+            stuck = (self._clock() - started > call.timeout
+                     or (isinstance(signal, sig.QgaFailed) and signal.error
+                         is sig.AgentError.UNRESPONSIVE))
+            with self._lock:
+                self._finished(call, suspect, stuck)
+            self._post(call.uuid, signal)
+
+    def _run(self, call: _Call) -> sig.Signal:
         try:
-            signal = self._challenge(uuid, seq, timeout)
+            return self._challenge(call.uuid, call.seq, call.timeout)
         except Exception:
             LOG.exception("Instance %(uuid)s: QGA challenge failed "
-                          "unexpectedly", {"uuid": uuid})
-            signal = sig.QgaFailed(seq, sig.AgentError.HOST_ERROR)
-        finally:
-            self._done(uuid)
-        self._post(uuid, signal)
+                          "unexpectedly", {"uuid": call.uuid})
+            return sig.QgaFailed(call.seq, sig.AgentError.HOST_ERROR)
 
     def _challenge(self, uuid: str, seq: int, timeout: float) -> sig.Signal:
         seconds = max(1, math.ceil(timeout))

@@ -10,30 +10,34 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A bounded on-disk queue of notifications, and the thread that empties it.
+"""A bounded on-disk queue of notifications, and the threads that empty it.
 
-:meth:`Outbox.put` writes the notification to its own file and returns:
-the monitor never waits for a broker. A delivery thread hands the files,
-oldest first, to a ``deliver`` callable and deletes each one only once
-``deliver`` returned, that is once the destination took it. While it
-fails, the thread backs off (1 s, doubling, up to 30 s) and tries the same
-notification again; nothing behind it overtakes it.
+:meth:`Outbox.put` takes the notification, numbers it and returns at
+once: it does no disk I/O, so the monitor thread never waits for a disk,
+let alone a broker. A writer thread writes what was put to disk, in
+order, in batches (:mod:`.spool`: a file each, fsynced, renamed, then
+one directory fsync per batch). A delivery thread hands the files that
+are on disk, oldest first, to a ``deliver`` callable and deletes each one
+only once ``deliver`` returned, that is once the destination took it.
+While it fails, the thread backs off (1 s, doubling, up to 30 s) and
+tries the same notification again; nothing behind it overtakes it.
 
-On disk
-    One JSON file per notification (:meth:`Notification.to_dict`), named
-    ``<sequence>.json`` with a zero-padded sequence number, so the names
-    sort in the order the notifications were put. A file is written under
-    a temporary name, fsynced, then renamed, so a crash never leaves half
-    a notification under a real name. A new :class:`Outbox` on the same
-    directory (after a restart) continues the sequence and delivers what
-    the old one left, oldest first.
+Durability
+    A notification is delivered only after it is durable on disk, and is
+    deleted only after it was delivered. Between :meth:`Outbox.put` and
+    the end of the writer's batch (typically a few milliseconds, one
+    fsync per notification) it exists only in memory: a crash of the
+    process then loses it. :meth:`Outbox.flush` waits for the writer, and
+    :meth:`Outbox.stop` flushes first, so a clean stop loses nothing. A
+    new :class:`Outbox` on the same directory (after a restart) continues
+    the sequence and delivers what the old one left, oldest first.
 
 Bounds
-    At most ``max_items`` notifications wait. When a new one arrives and
-    the outbox is full, the oldest waiting one is deleted, with an ERROR
-    naming it, and :attr:`Outbox.dropped` counts it. The one being
-    delivered at that moment is not dropped, so the directory holds at
-    most ``max_items + 1`` files.
+    At most ``max_items`` notifications wait, in memory or on disk. When
+    a new one arrives and the outbox is full, the oldest waiting one is
+    deleted, with an ERROR naming it, and :attr:`Outbox.dropped` counts
+    it. The one being delivered and the batch being written at that
+    moment are not dropped (the bound applies to them once written).
 
 Damaged files
     A file that cannot be read or parsed, or that ``deliver`` rejects with
@@ -49,29 +53,22 @@ duplicates by the payload's ``verdict_id``.
 from __future__ import annotations
 
 import collections
-import json
 import logging
-import os
-import re
 import threading
+import time
 import typing
 
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.protocol.backoff import Backoff
+from nova_vm_heartbeat.sinks import spool as spool_mod
 
 LOG = logging.getLogger(__name__)
 
 Deliver = typing.Callable[[Notification], None]
 
-_SUFFIX = ".json"
-_BAD_SUFFIX = ".bad"
-_TMP_PREFIX = ".tmp-"
-_NAME = re.compile(r"^(\d{20})\.json(\.bad)?$")
-
-
-def _file_name(sequence: int) -> str:
-    return "%020d%s" % (sequence, _SUFFIX)
+#: Most notifications the writer takes in one batch.
+MAX_BATCH = 256
 
 
 def _describe(notification: Notification) -> str:
@@ -82,7 +79,7 @@ def _describe(notification: Notification) -> str:
 
 
 class Outbox:
-    """Notifications waiting on disk, delivered by a thread of their own.
+    """Notifications kept on disk, written and delivered by threads.
 
     :param directory: where the files live; created if missing.
     :param deliver: sends one notification; returns once the destination
@@ -101,14 +98,27 @@ class Outbox:
             raise ValueError("max_items must be at least 1")
         self.directory = directory
         self.max_items = max_items
+        self._spool = spool_mod.Spool(directory)
         self._deliver = deliver
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._lock = threading.Condition()
+        #: Put, not on disk yet (the writer's input), oldest first.
+        self._unwritten: typing.Deque[spool_mod.Entry] = collections.deque()
+        #: Being written by the writer now.
+        self._writing = 0
+        #: Whether the writer is writing or deleting files now.
+        self._writer_busy = False
+        #: On disk, waiting for delivery, oldest first.
         self._waiting: typing.Deque[int] = collections.deque()
         self._in_flight: typing.Optional[int] = None
+        #: What the waiting notifications are, for the log.
+        self._described: typing.Dict[int, str] = {}
+        #: Dropped while on disk: the writer deletes their files.
+        self._doomed: typing.List[int] = []
         self._next_sequence = 1
         self._prepared = False
+        self._writer: typing.Optional[threading.Thread] = None
         self._stopping = threading.Event()
         self._thread: typing.Optional[threading.Thread] = None
         #: Notifications deleted unsent since this object was created.
@@ -119,37 +129,51 @@ class Outbox:
     # -- the producer side (any thread) -------------------------------------
 
     def put(self, notification: Notification) -> None:
-        """Keep ``notification`` on disk for delivery and return.
+        """Take ``notification`` for delivery and return, without I/O.
 
-        A notification that cannot be written (disk full, permissions) is
-        logged at ERROR and counted in :attr:`dropped`, without raising.
+        The writer thread puts it on disk; a notification it cannot write
+        (disk full, permissions) is logged at ERROR and counted in
+        :attr:`dropped`.
 
         :raises OutboxUnavailable: the directory cannot be created or
             listed (raised by :meth:`start` already, if it ran first).
         """
         self._prepare()
         with self._lock:
-            sequence = self._next_sequence
+            self._unwritten.append((self._next_sequence, notification))
             self._next_sequence += 1
-            try:
-                self._write(sequence, notification)
-            except OSError as err:
-                self.dropped += 1
-                LOG.error("Could not keep %(what)s in the outbox %(dir)s, it "
-                          "is lost (%(dropped)d dropped so far): %(err)s",
-                          {"what": _describe(notification),
-                           "dir": self.directory, "dropped": self.dropped,
-                           "err": err})
-                return
-            self._waiting.append(sequence)
             self._trim()
-            self._lock.notify()
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        """Start the writer if it is idle, and tell it; lock held."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, daemon=True,
+                name="heartbeat-outbox-writer")
+            self._writer.start()
+        self._lock.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything put so far is on disk (or dropped).
+
+        :returns: whether it is, within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._unwritten or self._doomed or self._writer_busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
 
     def depth(self) -> int:
         """How many notifications are waiting or being delivered."""
         self._prepare()
         with self._lock:
-            return len(self._waiting) + (self._in_flight is not None)
+            return (len(self._unwritten) + self._writing
+                    + len(self._waiting) + (self._in_flight is not None))
 
     # -- life cycle ----------------------------------------------------------
 
@@ -168,18 +192,27 @@ class Outbox:
                  {"dir": self.directory, "depth": self.depth()})
 
     def stop(self, timeout: float = 1.0) -> bool:
-        """Stop delivering, within ``timeout`` seconds.
+        """Write what was put to disk, then stop delivering.
 
-        What is not delivered stays on disk for the next start.
-        :returns: whether the delivery thread has ended; it has not if it
-            is still inside ``deliver`` (it then ends by itself).
+        Each step gets up to ``timeout`` seconds. What is not delivered
+        stays on disk for the next start.
+        :returns: whether everything put is on disk and the delivery
+            thread has ended; it has not if it is still inside ``deliver``
+            (it then ends by itself).
         """
+        flushed = self.flush(timeout)
+        if not flushed:
+            LOG.warning("Outbox %(dir)s: %(n)d notifications not yet on "
+                        "disk after %(t).1f s; they are lost if the "
+                        "process exits now",
+                        {"dir": self.directory, "t": timeout,
+                         "n": len(self._unwritten) + self._writing})
         self._stopping.set()
         with self._lock:
             self._lock.notify_all()
         thread = self._thread
         if thread is None:
-            return True
+            return flushed
         thread.join(timeout)
         if thread.is_alive():
             LOG.warning("Outbox %(dir)s: still delivering after %(t).1f s; "
@@ -188,109 +221,81 @@ class Outbox:
                                  "depth": self.depth()})
             return False
         self._thread = None
-        return True
-
-    # -- files -----------------------------------------------------------
-
-    def _path(self, name: str) -> str:
-        return os.path.join(self.directory, name)
+        return flushed
 
     def _prepare(self) -> None:
         """Create the directory and learn what it holds, once."""
         with self._lock:
             if self._prepared:
                 return
-            try:
-                os.makedirs(self.directory, mode=0o750, exist_ok=True)
-                names = os.listdir(self.directory)
-            except OSError as err:
-                raise exception.OutboxUnavailable(
-                    path=self.directory, reason=err) from err
-            self._recover(names)
+            waiting, self._next_sequence = self._spool.scan()
+            self._waiting.extend(waiting)
+            self._trim()
             self._prepared = True
-
-    def _recover(self, names: typing.List[str]) -> None:
-        sequences = []
-        for name in sorted(names):
-            if name.startswith(_TMP_PREFIX):
-                self._unlink(name)  # a put() that never returned
-                continue
-            match = _NAME.match(name)
-            if match is None:
-                continue
-            sequence = int(match.group(1))
-            self._next_sequence = max(self._next_sequence, sequence + 1)
-            if match.group(2) is None:
-                sequences.append(sequence)
-        self._waiting.extend(sequences)
-        self._trim()
-
-    def _write(self, sequence: int, notification: Notification) -> None:
-        data = json.dumps(notification.to_dict()).encode("utf-8")
-        temporary = self._path(_TMP_PREFIX + _file_name(sequence))
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.rename(temporary, self._path(_file_name(sequence)))
-        except OSError:
-            self._unlink(os.path.basename(temporary))
-            raise
-        self._sync_directory()
-
-    def _sync_directory(self) -> None:
-        """Make the rename itself durable."""
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _read(self, sequence: int) -> Notification:
-        with open(self._path(_file_name(sequence)), "rb") as stream:
-            data = json.loads(stream.read().decode("utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        notification = Notification.from_dict(data)
-        if not isinstance(notification.payload, dict):
-            raise ValueError("the payload is not a JSON object")
-        return notification
-
-    def _unlink(self, name: str) -> None:
-        try:
-            os.unlink(self._path(name))
-        except FileNotFoundError:
-            pass
-        except OSError as err:
-            LOG.error("Outbox %(dir)s: could not delete %(name)s: %(err)s",
-                      {"dir": self.directory, "name": name, "err": err})
 
     # -- the bound -------------------------------------------------------
 
     def _trim(self) -> None:
         """Drop the oldest waiting notifications beyond the bound.
 
-        Called with the lock held.
+        Called with the lock held, on any thread: no disk I/O here, the
+        writer deletes the files.
         """
-        while len(self._waiting) > self.max_items:
-            sequence = self._waiting.popleft()
+        while len(self._waiting) + len(self._unwritten) > self.max_items:
+            if self._waiting:
+                sequence = self._waiting.popleft()
+                what = self._described.pop(
+                    sequence, "a notification left by a previous run")
+                self._doomed.append(sequence)
+                self._wake_writer()
+            else:
+                sequence, notification = self._unwritten.popleft()
+                what = _describe(notification)
             self.dropped += 1
             LOG.error("Outbox %(dir)s is full (%(max)d waiting): dropped "
                       "the oldest notification, %(what)s (%(name)s); "
                       "%(dropped)d dropped so far",
                       {"dir": self.directory, "max": self.max_items,
-                       "what": self._what(sequence),
-                       "name": _file_name(sequence),
+                       "what": what, "name": spool_mod.file_name(sequence),
                        "dropped": self.dropped})
-            self._unlink(_file_name(sequence))
 
-    def _what(self, sequence: int) -> str:
-        try:
-            return _describe(self._read(sequence))
-        except (OSError, ValueError, KeyError, TypeError):
-            return "an unreadable notification"
+    # -- the writer thread -----------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._unwritten and not self._doomed:
+                    if not self._lock.wait(1.0) and not (
+                            self._unwritten or self._doomed):
+                        self._writer = None  # idle: put() starts another
+                        return
+                batch = [self._unwritten.popleft() for _ in range(
+                    min(MAX_BATCH, len(self._unwritten)))]
+                doomed, self._doomed = self._doomed, []
+                self._writing = len(batch)
+                self._writer_busy = True
+            for sequence in doomed:
+                self._spool.unlink(spool_mod.file_name(sequence))
+            written = self._spool.write_batch(batch, self._lost)
+            durable = set(written)
+            with self._lock:
+                self._writing = 0
+                self._writer_busy = False
+                for sequence, notification in batch:
+                    if sequence in durable:
+                        self._described[sequence] = _describe(notification)
+                self._waiting.extend(written)
+                self._trim()
+                self._lock.notify_all()
+
+    def _lost(self, entry: spool_mod.Entry, err: OSError) -> None:
+        with self._lock:
+            self.dropped += 1
+            dropped = self.dropped
+        LOG.error("Could not keep %(what)s in the outbox %(dir)s, it "
+                  "is lost (%(dropped)d dropped so far): %(err)s",
+                  {"what": _describe(entry[1]), "dir": self.directory,
+                   "dropped": dropped, "err": err})
 
     # -- the delivery thread ---------------------------------------------
 
@@ -308,7 +313,7 @@ class Outbox:
                 return
 
     def _take(self) -> typing.Optional[int]:
-        """Wait for the oldest notification; None once stopping."""
+        """Wait for the oldest notification on disk; None once stopping."""
         with self._lock:
             while not self._waiting and not self._stopping.is_set():
                 self._lock.wait()
@@ -325,20 +330,23 @@ class Outbox:
 
     def _done(self) -> None:
         with self._lock:
+            if self._in_flight is not None:
+                self._described.pop(self._in_flight, None)
             self._in_flight = None
 
     def _attempt(self, sequence: int) -> bool:
         """Deliver one notification; False if it is worth retrying."""
-        name = _file_name(sequence)
         try:
-            notification = self._read(sequence)
+            notification = self._spool.read(sequence)
         except (OSError, ValueError, KeyError, TypeError) as err:
-            self._set_aside(name, "unreadable (%s)" % err)
+            self._spool.set_aside(sequence, "unreadable (%s)" % err)
+            self._done()
             return True
         try:
             self._deliver(notification)
         except exception.Undeliverable as err:
-            self._set_aside(name, str(err))
+            self._spool.set_aside(sequence, str(err))
+            self._done()
             return True
         except Exception as err:
             LOG.warning("Could not deliver %(what)s (%(depth)d waiting), "
@@ -346,24 +354,10 @@ class Outbox:
                         {"what": _describe(notification),
                          "depth": self.depth(), "err": err})
             return False
-        self._unlink(name)
+        self._spool.unlink(spool_mod.file_name(sequence))
         self.delivered += 1
         self._done()
         return True
-
-    def _set_aside(self, name: str, reason: str) -> None:
-        LOG.error("Outbox %(dir)s: setting %(name)s aside as "
-                  "%(name)s%(bad)s, it will not be retried: %(reason)s",
-                  {"dir": self.directory, "name": name, "reason": reason,
-                   "bad": _BAD_SUFFIX})
-        try:
-            os.rename(self._path(name), self._path(name + _BAD_SUFFIX))
-        except OSError as err:
-            LOG.error("Outbox %(dir)s: could not move %(name)s aside, "
-                      "deleting it: %(err)s",
-                      {"dir": self.directory, "name": name, "err": err})
-            self._unlink(name)
-        self._done()
 
     def _pause(self, delay: float) -> bool:
         """Wait ``delay`` seconds; True if asked to stop meanwhile."""

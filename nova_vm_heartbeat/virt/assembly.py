@@ -16,7 +16,8 @@
 :class:`~nova_vm_heartbeat.cmd.monitor.Monitor` with Nova's parts: the
 host name is Nova's ``[DEFAULT] host``, instances come from Nova
 (:class:`~.source.NovaInstanceSource`), verdicts go out through Nova's
-versioned notifier (:class:`~.sink.NovaSink`), and libvirt's lifecycle
+versioned notifier (:class:`~.sink.NovaSink`, through the same durable
+outbox as the standalone monitor's messaging sink), and libvirt's lifecycle
 events come from the driver instead of an event thread of our own.
 Whatever the standalone monitor builds from the configuration besides
 (options, bounds, limits) is built here the same way.
@@ -24,6 +25,7 @@ Whatever the standalone monitor builds from the configuration besides
 
 from __future__ import annotations
 
+import os
 import typing
 
 from oslo_config import cfg
@@ -37,6 +39,10 @@ from nova_vm_heartbeat.sources.base import InstanceSource
 from nova_vm_heartbeat.virt import awareness
 from nova_vm_heartbeat.virt.sink import NovaSink
 from nova_vm_heartbeat.virt import source as nova_source
+
+
+#: The outbox's directory under nova's ``state_path``, by default.
+NOVA_OUTBOX = "heartbeat-outbox"
 
 
 class NovaMonitor(cmd_monitor.Monitor):
@@ -82,7 +88,10 @@ class NovaMonitor(cmd_monitor.Monitor):
         return self.nova_source
 
     def _make_sink(self, name: str, conf: cfg.ConfigOpts) -> Sink:
-        return NovaSink()
+        group = conf.heartbeat_sink
+        directory = group.nova_outbox_dir or os.path.join(
+            conf.state_path, NOVA_OUTBOX)
+        return NovaSink(directory, group.outbox_max)
 
     def _make_service(self, source: InstanceSource, sink: Sink,
                       options: RuntimeOptions) -> cmd_monitor.Service:

@@ -16,36 +16,39 @@ Verdicts go out through ``nova.rpc``'s versioned notifier, like every
 notification nova-compute sends: the same transport, topics
 (``[notifications] versioned_notifications_topics``) and switch
 (``[notifications] notification_format`` must be ``versioned`` or
-``both``, or nothing is sent). Nova's notifier may block while the broker
-is away, so :meth:`NovaSink.send` only queues; one thread of this sink
-emits. The queue is bounded: when it is full the newest notification is
-dropped, with an ERROR naming it.
+``both``, or nothing is sent).
+
+They go through the same durable outbox as the standalone monitor's
+messaging sink (:class:`~nova_vm_heartbeat.sinks.outbox.Outbox`, in
+``[heartbeat_sink] nova_outbox_dir``): :meth:`NovaSink.send` only takes
+the notification, the outbox's writer thread puts it on disk and its
+delivery thread hands it to Nova's notifier, oldest first, deleting it
+once the notifier returned. Nothing is dropped while Nova's notifier is
+blocked (up to ``outbox_max`` waiting), and what was not handed over
+when nova-compute stopped is sent after it starts again. Nova's notifier
+retries a broker that is away as ``[oslo_messaging_notifications]
+retry`` says (by default without end, the outbox then waits), and logs
+and drops a notification it cannot send at all.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
-import typing
 
 from nova import conf as nova_conf
 from nova import context as nova_context
 from nova import rpc
 
+from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.notifications.payload import Notification
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.sinks.base import Sink
+from nova_vm_heartbeat.sinks.outbox import Outbox
 from nova_vm_heartbeat.virt import notifications
 
 LOG = logging.getLogger(__name__)
 
-#: Most notifications waiting for Nova's notifier.
-MAX_QUEUED = 1000
-#: Longest :meth:`NovaSink.stop` waits for the thread, in seconds.
+#: Longest :meth:`NovaSink.stop` waits for each of its steps, in seconds.
 STOP_TIMEOUT = 1.0
-_STOP = object()
 
 
 def versioned_enabled() -> bool:
@@ -62,74 +65,55 @@ def sending() -> bool:
 
 
 class NovaSink(Sink):
-    """Emits each verdict with Nova's versioned notifier, on its thread."""
+    """Emits each verdict with Nova's versioned notifier, from an outbox.
 
-    def __init__(self, max_queued: int = MAX_QUEUED):
-        self._queue: queue.Queue[object] = queue.Queue(max_queued)
-        self._thread: typing.Optional[threading.Thread] = None
-        self._dropped = LogThrottle(60.0)
-        #: Notifications Nova's notifier sent.
-        self.emitted = 0
+    :param outbox_dir: where notifications wait on disk.
+    :param outbox_max: most notifications that wait.
+    """
+
+    def __init__(self, outbox_dir: str, outbox_max: int = 10000):
+        self.outbox = Outbox(outbox_dir, self._deliver,
+                             max_items=outbox_max)
         #: Notifications Nova's configuration kept from being sent.
         self.unsent = 0
+
+    @property
+    def emitted(self) -> int:
+        """Notifications handed to Nova's notifier (and so sent)."""
+        return self.outbox.delivered - self.unsent
 
     def start(self) -> None:
         # A format or driver that sends nothing is logged at ERROR, with
         # its fix, by the driver's start-up checks (virt/checks.py).
-        self._thread = threading.Thread(
-            target=self._run, daemon=True, name="heartbeat-notifier")
-        self._thread.start()
+        self.outbox.start()
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        try:
-            self._queue.put(_STOP, timeout=STOP_TIMEOUT / 2)
-        except queue.Full:
-            LOG.warning("The heartbeat notification queue is full at stop; "
-                        "%(n)d notifications are dropped",
-                        {"n": self._queue.qsize()})
-        thread.join(STOP_TIMEOUT)
+        """Write what waits to disk and stop; the rest goes after a start."""
+        self.outbox.stop(STOP_TIMEOUT)
 
     def send(self, notification: Notification) -> None:
+        self.outbox.put(notification)
+
+    def depth(self) -> int:
+        """How many notifications wait for Nova's notifier."""
+        return self.outbox.depth()
+
+    def _deliver(self, note: Notification) -> None:
+        """Hand one notification to Nova; runs on the outbox's thread."""
         try:
-            self._queue.put_nowait(notification)
-        except queue.Full:
-            held = self._dropped.allow(time.monotonic())
-            if held is not None:
-                LOG.error("The heartbeat notification queue is full (Nova's "
-                          "notifier is blocked?): dropped %(event)s of "
-                          "%(uuid)s and %(held)d more since the last report",
-                          {"event": notification.event_type,
-                           "uuid": _instance(notification), "held": held})
+            nova_note = notifications.from_plain(note)
+        except ValueError as err:
+            raise exception.Undeliverable(event_type=note.event_type,
+                                          reason=err) from err
+        self._emit(nova_note)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            assert isinstance(item, Notification)
-            self._emit(item)
-
-    def _emit(self, note: Notification) -> None:
+    def _emit(self, nova_note: notifications.InstanceHeartbeatNotification
+              ) -> None:
         if not sending():
-            # Nova's emit() would return without a word: not emitted.
+            # Nova's emit() would return without a word: not sent.
             self.unsent += 1
             LOG.debug("Not sent (notifications are off): %(event)s of "
-                      "%(uuid)s", {"event": note.event_type,
-                                   "uuid": _instance(note)})
+                      "%(uuid)s", {"event": nova_note.event_type.action,
+                                   "uuid": nova_note.payload.instance_uuid})
             return
-        try:
-            notifications.from_plain(note).emit(
-                nova_context.get_admin_context())
-        except Exception:
-            LOG.exception("Could not emit %(event)s of %(uuid)s; it is lost",
-                          {"event": note.event_type, "uuid": _instance(note)})
-            return
-        self.emitted += 1
-
-
-def _instance(note: Notification) -> str:
-    data = note.payload.get("nova_object.data", {})
-    return str(data.get("instance_uuid", "?"))
+        nova_note.emit(nova_context.get_admin_context())

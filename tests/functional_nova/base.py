@@ -95,6 +95,8 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
                    min_failure_threshold=1, min_boot_grace=1.0,
                    rearm_grace=1.0, state_file=os.path.join(
                        self.socket_dir, "episodes.json"))
+        self.flags(group="heartbeat_sink", nova_outbox_dir=os.path.join(
+            self.socket_dir, "outbox"))
         # The admin socket is served inside nova-compute too: one per test.
         self.flags(group="heartbeat_admin", socket_group="",
                    socket_path=os.path.join(self.socket_dir, "admin.sock"))

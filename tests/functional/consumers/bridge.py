@@ -26,6 +26,10 @@ from tests.functional.consumers.processes import ServiceProcess
 from tests.functional.fixtures import wait_until
 
 
+#: ``[masakari_bridge] max_verdict_age`` of the bridges under test.
+MAX_VERDICT_AGE = 120
+
+
 def write_config(path: pathlib.Path, transport_url: str, masakari_url: str,
                  pool: str, topic: str) -> None:
     """The bridge's configuration; the default fault classes."""
@@ -41,6 +45,7 @@ def write_config(path: pathlib.Path, transport_url: str, masakari_url: str,
         "attempts = 2",
         "retry_delay = 0.5",
         "retry_max_delay = 2",
+        "max_verdict_age = %d" % MAX_VERDICT_AGE,
         # noauth2: any request is an admin's. The "none" plugin sends no
         # token; openstacksdk goes to endpoint_override.
         "[masakari]",

@@ -43,16 +43,20 @@ KIND_OF = {
 
 def notification(instance_uuid: str, fault: vd.FaultClass,
                  host: str = "compute-1", episode: int = 1,
-                 restored: bool = False
+                 restored: bool = False, age: float = 0.0
                  ) -> typing.Tuple[payload.Notification, datetime.datetime]:
-    """The notification of one verdict, and when it was made."""
+    """The notification of one verdict, and when it was made.
+
+    :param age: how many seconds ago it was made.
+    """
     kind = vd.VerdictKind.HEARTBEAT_RESTORED if restored else KIND_OF[fault]
     verdict = vd.Verdict(
         kind=kind, fault_class=fault,
         severity=vd.Severity.OK if restored else vd.SEVERITIES[fault],
         episode=episode, reason=vd.REASONS[(kind, fault)], missed=3,
         channels=("heartbeat", "qga"))
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = (datetime.datetime.now(datetime.timezone.utc)
+           - datetime.timedelta(seconds=age))
     built = payload.build(
         verdict, payload.Identity(instance_uuid, host, "vm-" + fault.value),
         "HEALTHY" if restored else "FAILED", now, uuid.uuid4().hex)

@@ -37,6 +37,7 @@ import pytest
 from nova_vm_heartbeat.monitor.verdicts import FaultClass
 from nova_vm_heartbeat.notifications.payload import Notification
 from tests.functional.consumers.bridge import BridgeProcess
+from tests.functional.consumers.bridge import MAX_VERDICT_AGE
 from tests.functional.consumers.bridge import write_config
 from tests.functional.consumers.conftest import COMPUTE_HOST
 from tests.functional.consumers.masakari_api import MasakariApi
@@ -102,10 +103,10 @@ def show(record: typing.Any) -> str:
 
 
 def publish(publisher: Publisher, fault: FaultClass,
-            host: str = COMPUTE_HOST
+            host: str = COMPUTE_HOST, **verdict: typing.Any
             ) -> typing.Tuple[str, Notification, datetime.datetime]:
-    instance = str(uuid.uuid4())
-    note, made = notification(instance, fault, host=host)
+    instance = verdict.pop("instance", None) or str(uuid.uuid4())
+    note, made = notification(instance, fault, host=host, **verdict)
     publisher.publish(note)
     return instance, note, made
 
@@ -206,3 +207,67 @@ def test_bridge_killed_before_acknowledging(bridges, publisher,
                     % instance, DELIVERY_TIMEOUT)
     assert len(masakari.notifications(instance)) == 1
     assert second.stop() == 0
+
+
+def test_unreadable_message_is_acknowledged_once(bridges, publisher,
+                                                 masakari):
+    bridge = bridges.start()
+    poison = str(uuid.uuid4())
+    note, _ = notification(poison, FaultClass.GUEST_HUNG, host=COMPUTE_HOST)
+    # Valid ISO 8601, out of range once in UTC: OverflowError when read.
+    note.payload["nova_object.data"]["generated_at"] = (
+        "0001-01-01T00:00:00+01:00")
+    publisher.publish(note)
+    instance = publish(publisher, FaultClass.GUEST_HUNG)[0]
+    recorded(masakari, instance)  # the queue moves on behind it
+    time.sleep(3)  # room for redeliveries, which must not come
+    log = bridge.text()
+    malformed = [line for line in log.splitlines()
+                 if "Ignoring a malformed instance.heartbeat_lost" in line]
+    print("Logged:", malformed)
+    assert len(malformed) == 1, malformed
+    assert "OverflowError" in malformed[0]
+    assert "will not come back" in malformed[0]
+    assert "Callback raised an exception" not in log
+    assert masakari.notifications(poison) == []
+    assert bridge.stop() == 0
+
+
+def test_verdict_older_than_the_cap_restarts_nothing(bridges, publisher,
+                                                     masakari):
+    bridge = bridges.start()
+    old = publish(publisher, FaultClass.GUEST_HUNG,
+                  age=MAX_VERDICT_AGE + 60)[0]
+    young = publish(publisher, FaultClass.GUEST_HUNG,
+                    age=MAX_VERDICT_AGE - 60)[0]
+    recorded(masakari, young)
+    line = bridge.wait_for("Not asking Masakari to recover instance %s "
+                           "(instance.heartbeat_lost, verdict" % old,
+                           DELIVERY_TIMEOUT)
+    print("Skipped after %.1f s" % line)
+    assert "max_verdict_age" in bridge.text()
+    assert masakari.notifications(old) == []
+    assert bridge.stop() == 0
+
+
+def test_verdict_restored_during_an_outage_restarts_nothing(
+        bridges, publisher, masakari):
+    bridge = bridges.start()
+    masakari.stop()
+    try:
+        instance = publish(publisher, FaultClass.GUEST_HUNG, episode=7)[0]
+        bridge.wait_for("Putting the notification for instance %s "
+                        "(verdict" % instance, DELIVERY_TIMEOUT)
+        publish(publisher, FaultClass.GUEST_HUNG, instance=instance,
+                episode=7, restored=True)
+        bridge.wait_for("heartbeat_restored of the same episode (7)",
+                        DELIVERY_TIMEOUT)
+    finally:
+        masakari.start()
+    # The next verdict of the instance, a new episode, is acted on.
+    publish(publisher, FaultClass.GUEST_HUNG, instance=instance, episode=8)
+    [record] = recorded(masakari, instance)
+    print("After the outage Masakari has:", show(record))
+    time.sleep(2)
+    assert len(masakari.notifications(instance)) == 1
+    assert bridge.stop() == 0

@@ -23,6 +23,7 @@ import pytest
 from nova_vm_heartbeat.masakari import client as mc
 from nova_vm_heartbeat.masakari.delivery import Deliverer
 from nova_vm_heartbeat.masakari.delivery import Disposition
+from nova_vm_heartbeat.masakari.freshness import Freshness
 from nova_vm_heartbeat.masakari.gate import RetryGate
 from nova_vm_heartbeat.masakari.request import Selection
 from nova_vm_heartbeat.masakari.request import VmNotification
@@ -49,19 +50,28 @@ class Sender:
 
 
 def message(fault=vd.FaultClass.GUEST_HUNG, host="compute-1",
-            kind=vd.VerdictKind.HEARTBEAT_LOST):
+            kind=vd.VerdictKind.HEARTBEAT_LOST, episode=1, age=0.0):
     verdict = vd.Verdict(kind=kind, fault_class=fault,
-                         severity=vd.SEVERITIES[fault], episode=1,
+                         severity=vd.SEVERITIES[fault], episode=episode,
                          reason="r")
+    made = (datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(seconds=age))
     note = payload.build(verdict, payload.Identity(UUID, host), "FAILED",
-                         datetime.datetime.now(datetime.timezone.utc), "v")
+                         made, "v")
     return note.event_type, note.publisher_id, note.payload
 
 
+def restored(episode=1, age=0.0):
+    return message(kind=vd.VerdictKind.HEARTBEAT_RESTORED, episode=episode,
+                   age=age)
+
+
 def deliverer(sender: Sender, attempts: int = 2,
-              gate: typing.Optional[RetryGate] = None) -> Deliverer:
+              gate: typing.Optional[RetryGate] = None,
+              max_age: float = 300.0) -> Deliverer:
     return Deliverer(sender, Selection.from_names(["guest_hung"]),
-                     gate or RetryGate(0.0, 0.0), attempts)
+                     gate or RetryGate(0.0, 0.0), attempts,
+                     Freshness(max_age))
 
 
 def test_acknowledged_once_masakari_accepted():
@@ -101,7 +111,7 @@ def test_restored_verdicts_ask_for_nothing(caplog):
     result = deliverer(sender).handle(*message(
         kind=vd.VerdictKind.HEARTBEAT_RESTORED))
     assert result is Disposition.ACK and sender.sent == []
-    assert "ends an episode" in caplog.text
+    assert "ends episode 1" in caplog.text
 
 
 def test_malformed_messages_are_dropped(caplog):
@@ -145,7 +155,79 @@ def test_a_sender_exception_closes_the_gate_and_propagates():
 
     gate = RetryGate(5.0, 5.0)
     bridge = Deliverer(Broken(), Selection.from_names(["guest_hung"]),
-                       gate, 1)
+                       gate, 1, Freshness(0))
     with pytest.raises(RuntimeError):
         bridge.handle(*message())
     assert gate.failing
+
+
+@pytest.mark.parametrize("generated_at", [
+    "0001-01-01T00:00:00+01:00",  # OverflowError once moved to UTC
+    "9999-12-31T23:59:59-01:00",
+    "2026-02-30T00:00:00Z",
+])
+def test_out_of_range_fields_are_acknowledged_and_logged_once(
+        caplog, generated_at):
+    sender = Sender()
+    event_type, publisher, data = message()
+    data["nova_object.data"]["generated_at"] = generated_at
+    caplog.set_level(logging.DEBUG)
+    assert (deliverer(sender).handle(event_type, publisher, data)
+            is Disposition.ACK)
+    assert sender.sent == []
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "malformed" in record.getMessage()
+    assert "will not come back" in record.getMessage()
+
+
+def test_a_verdict_older_than_the_cap_is_skipped_with_the_reason(caplog):
+    sender = Sender(ACCEPTED)
+    caplog.set_level(logging.INFO)
+    bridge = deliverer(sender, max_age=60.0)
+    assert bridge.handle(*message(age=61.0)) is Disposition.ACK
+    assert sender.sent == []
+    assert "max_verdict_age" in caplog.text and "no longer current" in (
+        caplog.text)
+    assert bridge.handle(*message(age=50.0)) is Disposition.ACK
+    assert len(sender.sent) == 1
+
+
+def test_no_age_cap_when_zero():
+    sender = Sender(ACCEPTED)
+    bridge = deliverer(sender, max_age=0)
+    assert bridge.handle(*message(age=86400.0 * 365)) is Disposition.ACK
+    assert len(sender.sent) == 1
+
+
+def test_a_later_restored_of_the_episode_cancels_the_verdict(caplog):
+    sender = Sender(ACCEPTED, ACCEPTED)
+    bridge = deliverer(sender)
+    caplog.set_level(logging.INFO)
+    lost = message(episode=3, age=5.0)
+    bridge.handle(*restored(episode=3, age=1.0))
+    assert bridge.handle(*lost) is Disposition.ACK
+    assert sender.sent == []
+    assert "heartbeat_restored of the same episode (3)" in caplog.text
+    # Another episode of the same instance is still acted on.
+    assert bridge.handle(*message(episode=4)) is Disposition.ACK
+    assert len(sender.sent) == 1
+
+
+def test_an_earlier_restored_does_not_cancel_a_new_episode():
+    """Episode numbers restart with the monitor: compare the times too."""
+    sender = Sender(ACCEPTED)
+    bridge = deliverer(sender)
+    bridge.handle(*restored(episode=1, age=30.0))
+    assert bridge.handle(*message(episode=1, age=1.0)) is Disposition.ACK
+    assert len(sender.sent) == 1
+
+
+def test_a_restored_read_while_masakari_is_away_stops_the_retries():
+    """The verdict went back to the queue; it comes back after restored."""
+    sender = Sender(DOWN, DOWN)
+    bridge = deliverer(sender)
+    lost = message(episode=2, age=2.0)
+    assert bridge.handle(*lost) is Disposition.REQUEUE
+    bridge.handle(*restored(episode=2))
+    assert bridge.handle(*lost) is Disposition.ACK
+    assert len(sender.sent) == 2  # the two attempts before restored

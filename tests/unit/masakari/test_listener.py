@@ -49,6 +49,22 @@ def test_results_are_oslo_messaging_results():
         assert info(endpoint, "instance.heartbeat_lost") == result
 
 
+def test_an_endpoint_error_acknowledges_the_message_once(caplog):
+    """oslo.messaging would requeue it, and it would come back forever."""
+    class Broken(Deliverer):
+        def handle(self, event_type, publisher_id, payload):
+            super().handle(event_type, publisher_id, payload)
+            raise OverflowError("date value out of range")
+
+    deliverer = Broken(Disposition.ACK)
+    endpoint = listener.Endpoint(deliverer)  # type: ignore
+    assert (info(endpoint, "instance.heartbeat_lost")
+            == oslo_messaging.NotificationResult.HANDLED)
+    [record] = caplog.records
+    assert "will not come back" in record.getMessage()
+    assert record.exc_info is not None
+
+
 def test_only_our_event_types_pass_the_filter():
     screen = listener.Endpoint.filter_rule
     for ours in ("instance.heartbeat_lost", "instance.heartbeat_restored",

@@ -41,6 +41,12 @@ BUSY_VCPUS: typing.Dict[str, typing.Any] = dict(
     (Evidence(qga_configured=True), F.GUEST_HUNG),
     (Evidence(stats_window=3.0, cpu_used=0.2, io_ops=50), F.AGENT_FAILURE),
     (Evidence(stats_window=3.0, cpu_used=0.2, io_ops=0), F.GUEST_HUNG),
+    # QGA configured but its latest challenge said nothing (host error,
+    # not sampled): no evidence either way, as if there were no QGA.
+    (Evidence(qga_configured=True, qga_unknown=True, stats_window=3.0,
+              cpu_used=0.2, io_ops=50), F.AGENT_FAILURE),
+    (Evidence(qga_configured=True, stats_window=3.0, cpu_used=0.2,
+              io_ops=50), F.GUEST_HUNG),
     (Evidence(heartbeat_silent=False, qga_configured=True, **BUSY_VCPUS),
      F.GUEST_HUNG),
     (Evidence(heartbeat_silent=False, qga_recent=True, **BUSY_VCPUS),

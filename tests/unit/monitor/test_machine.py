@@ -393,7 +393,9 @@ def test_qga_busy_is_not_a_miss() -> None:
     assert sim.monitor.status(sim.now).channels[1].misses == 0
     sim.guest.heartbeat = False
     detection_latency(sim)
-    assert sim.kinds() == [(LOST, "guest_hung")]
+    # QGA said nothing either way: judged as without QGA, the I/O that
+    # keeps flowing shows the guest runs.
+    assert sim.kinds() == [(LOST, "agent_failure")]
 
 
 def test_qga_unresponsive_is_a_miss() -> None:

@@ -62,6 +62,18 @@ def test_failed_and_cancelled() -> None:
     assert probe.expire(5.0) == 0
 
 
+def test_a_cancelled_challenge_leaves_the_agent_unknown() -> None:
+    probe = Probe(1.0, 0.5)
+    probe.restart(0.0)
+    one, two, three = probe.due(0.0), probe.due(1.0), probe.due(2.0)
+    assert one is not None and two is not None and three is not None
+    assert probe.answered(0.1, one) is not None and not probe.unknown
+    probe.cancel(two)  # a host error, or no worker in time
+    assert probe.unknown and probe.misses == 0
+    probe.cancel(two)
+    assert probe.failed(three) and not probe.unknown
+
+
 def test_unusable_probe_sends_nothing() -> None:
     probe = Probe(1.0, 0.5)
     probe.usable = False

@@ -19,6 +19,8 @@ import datetime
 import json
 import pathlib
 
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
 
 from nova_vm_heartbeat.monitor import verdicts as vd
@@ -80,6 +82,11 @@ DATA = "nova_object.data"
     broken((DATA, "episode"), -1),
     broken((DATA, "episode"), True),
     broken((DATA, "generated_at"), "2026-11-21T18:00:01"),
+    # In range as written, out of range once moved to UTC: OverflowError.
+    broken((DATA, "generated_at"), "0001-01-01T00:00:00+01:00"),
+    broken((DATA, "generated_at"), "9999-12-31T23:59:59-01:00"),
+    broken((DATA, "generated_at"), "9999-12-31T23:59:59.999999-00:01"),
+    broken((DATA, "generated_at"), "\x00"),
     broken((DATA, "verdict_id"), "x" * 300),
     broken(("nova_object.name",), "SomethingElse"),
     broken(("nova_object.version",), "2.0"),
@@ -90,6 +97,35 @@ DATA = "nova_object.data"
 def test_malformed(event_type, data):
     with pytest.raises(received.MalformedNotification):
         received.parse(event_type, data, "nova-compute:compute-1")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats()
+    | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=20), inner, max_size=4),
+    max_leaves=20)
+FIELDS = st.sampled_from(sorted(built().payload[DATA]))
+
+
+@given(FIELDS, JSON)
+def test_any_field_value_parses_or_is_malformed(field, value):
+    """The bridge's invariant: nothing else escapes (it would loop)."""
+    event_type, data = broken((DATA, field), value)
+    try:
+        received.parse(event_type, data, "nova-compute:compute-1")
+    except received.MalformedNotification:
+        pass
+
+
+@given(st.text(max_size=40))
+def test_any_generated_at_parses_or_is_malformed(text):
+    event_type, data = broken((DATA, "generated_at"), text)
+    try:
+        report = received.parse(event_type, data, "nova-compute:compute-1")
+    except received.MalformedNotification:
+        return
+    assert report.generated_at.tzinfo is datetime.timezone.utc
 
 
 @pytest.mark.parametrize("publisher", [

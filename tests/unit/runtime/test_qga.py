@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import threading
+import time
 import typing
 
 import pytest
@@ -28,6 +30,7 @@ from tests import fakelibvirt
 
 UUID = "11111111-1111-4111-8111-111111111111"
 E = sig.AgentError
+QgaOutcome = typing.Union[sig.QgaAnswered, sig.QgaFailed]
 
 
 class Inline(concurrent.futures.Executor):
@@ -149,24 +152,134 @@ class Parked(concurrent.futures.Executor):
             fn(*args)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def parked_harness(workers: int = 1) -> typing.Tuple[
+        Harness, Parked, Clock]:
+    parked, clock = Parked(), Clock()
+    harness = Harness(parked, workers=workers)
+    harness.prober = QgaProber(harness.hypervisor, parked, workers,
+                               harness.post, clock=clock)
+    return harness, parked, clock
+
+
 def test_one_call_per_domain_at_a_time() -> None:
-    parked = Parked()
-    harness = Harness(parked)
+    harness, parked, _ = parked_harness()
     harness.prober.sync(UUID, 1, 1.0)
-    harness.prober.sync(UUID, 2, 1.0)  # the first still runs: skipped
-    assert len(parked.work) == 1 and harness.prober.skipped == 1
+    harness.prober.sync(UUID, 2, 1.0)  # replaces 1, which waited
+    assert harness.posted == [(UUID, sig.QgaFailed(1, E.NOT_SAMPLED))]
+    assert len(parked.work) == 1  # one worker
+    harness.posted.clear()
     parked.run_all()
-    assert harness.posted == [(UUID, sig.QgaAnswered(1))]
-    harness.prober.sync(UUID, 3, 1.0)
-    assert len(parked.work) == 1
+    assert harness.posted == [(UUID, sig.QgaAnswered(2))]
 
 
-def test_a_saturated_pool_is_a_host_error_not_a_miss() -> None:
-    parked = Parked()
-    harness = Harness(parked, workers=1)
-    uuids = ["u%d" % n for n in range(10)]
-    for uuid in uuids:
-        harness.prober.sync(uuid, 1, 1.0)
-    assert len(parked.work) == 4  # BACKLOG_PER_WORKER
-    assert [s for _, s in harness.posted] \
-        == [sig.QgaFailed(1, E.HOST_ERROR)] * 6
+def test_a_running_call_makes_the_next_one_skipped() -> None:
+    harness = Harness(concurrent.futures.ThreadPoolExecutor(2))
+    harness.domain.qga.mode = "hang"
+    try:
+        harness.prober.sync(UUID, 1, 1.0)
+        wait_for(lambda: harness.domain.qga.calls == 1)
+        harness.prober.sync(UUID, 2, 1.0)
+        assert harness.prober.skipped == 1
+    finally:
+        harness.fake.release_hangs()
+    wait_for(lambda: len(harness.posted) == 1)
+    assert harness.posted == [(UUID, sig.QgaFailed(1, E.UNRESPONSIVE))]
+
+
+def test_a_call_that_cannot_start_in_time_is_not_sampled() -> None:
+    """No worker within half the timeout: unknown, never a miss."""
+    harness, parked, clock = parked_harness()
+    harness.prober.sync("a", 1, 1.0)
+    harness.prober.sync("b", 1, 1.0)
+    clock.now += 0.6  # both waited longer than half their timeout
+    parked.run_all()
+    assert sorted(harness.posted) == [
+        ("a", sig.QgaFailed(1, E.NOT_SAMPLED)),
+        ("b", sig.QgaFailed(1, E.NOT_SAMPLED))]
+    assert harness.prober.not_sampled == 2
+    assert harness.domain.qga.calls == 0
+
+
+def test_waiting_calls_expire_even_while_every_worker_is_held() -> None:
+    harness, parked, clock = parked_harness()
+    harness.prober.sync("a", 1, 1.0)
+    clock.now += 0.6
+    harness.prober.sync("b", 1, 1.0)  # the loop's next call notices
+    assert harness.posted == [("a", sig.QgaFailed(1, E.NOT_SAMPLED))]
+
+
+def wait_for(predicate: typing.Callable[[], bool],
+             timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "still false"
+        time.sleep(0.01)
+
+
+def test_stuck_agents_cannot_fail_or_delay_another_instance() -> None:
+    """16 agents that never answer, 4 workers, and one healthy agent.
+
+    Before, the 16 filled the pool's backlog and the healthy instance's
+    challenges failed with a host error (so a dead heartbeat agent beside
+    a live qemu-ga was judged guest_hung). Now the healthy one is never
+    failed; until every stuck agent has held a worker once (16 / 4 calls
+    of a whole second each) its challenges may go unsampled, and after
+    that every one is answered at once.
+    """
+    fake = fakelibvirt.FakeLibvirt()
+    stuck = ["00000000-0000-4000-8000-%012d" % n for n in range(16)]
+    for n, uuid in enumerate(stuck):
+        fake.add_domain(uuid, "stuck-%d" % n, "<domain/>",
+                        qga=fakelibvirt.Qga(mode="hang"))
+    fake.add_domain(UUID, "victim", "<domain/>")
+    hypervisor = Hypervisor(fake, "qemu:///system", fake.libvirt_qemu)
+    posted: typing.List[typing.Tuple[str, sig.Signal, float]] = []
+    lock = threading.Lock()
+
+    def post(uuid: str, signal: sig.Signal) -> None:
+        with lock:
+            posted.append((uuid, signal, time.monotonic()))
+
+    pool = concurrent.futures.ThreadPoolExecutor(4)
+    prober = QgaProber(hypervisor, pool, 4, post)
+    timeout, gap = 1.0, 0.5
+    warm_up = math.ceil(len(stuck) / 4) * math.ceil(timeout) / gap + 1
+    rounds = int(warm_up) + 4
+    sent: typing.Dict[int, float] = {}
+    try:
+        for seq in range(1, rounds + 1):
+            for uuid in stuck:
+                prober.sync(uuid, seq, timeout)
+            sent[seq] = time.monotonic()
+            prober.sync(UUID, seq, timeout)
+            time.sleep(gap)
+        time.sleep(timeout)
+    finally:
+        fake.release_hangs()
+        pool.shutdown(wait=True)
+    outcomes = [(u, typing.cast(QgaOutcome, s), at) for u, s, at in posted]
+    victim = {s.seq: (s, at) for u, s, at in outcomes if u == UUID}
+    others = [s for u, s, _ in outcomes if u != UUID]
+    print("victim:", {seq: (type(s).__name__, round(at - sent[seq], 3))
+                      for seq, (s, at) in sorted(victim.items())})
+    # Never a failure for the healthy instance, never a host error.
+    assert all(isinstance(s, sig.QgaAnswered) or s.error is E.NOT_SAMPLED
+               for s, _ in victim.values())
+    assert all(isinstance(s, sig.QgaFailed) and s.error in (
+        E.UNRESPONSIVE, E.NOT_SAMPLED) for s in others)
+    # Once the stuck agents are known, every challenge of the healthy
+    # instance is answered, well within its timeout.
+    for seq in range(int(warm_up) + 1, rounds + 1):
+        signal, at = victim[seq]
+        assert isinstance(signal, sig.QgaAnswered), (seq, signal)
+        assert at - sent[seq] < timeout / 2
+    # And the stuck ones never held every worker.
+    assert prober._running_suspect <= 3

@@ -27,6 +27,7 @@ import pytest
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.sinks import outbox as outbox_mod
+from nova_vm_heartbeat.sinks import spool as spool_mod
 from tests.unit.sinks.helpers import notification
 from tests.unit.sinks.helpers import wait_until
 
@@ -94,6 +95,7 @@ def test_put_returns_before_delivery_and_keeps_a_file(directory):
     destination = Destination()
     box = outbox_mod.Outbox(directory, destination)
     box.put(notification(1))
+    assert box.flush()
     assert files(directory) == ["00000000000000000001.json"]
     assert destination.attempts == []
     with open(os.path.join(directory, files(directory)[0])) as stream:
@@ -113,7 +115,7 @@ def test_delivers_oldest_first_and_deletes(directory, stopped):
     wait_until(lambda: len(destination.received) == 6)
     assert destination.instances() == ["instance-%d" % n for n in range(6)]
     wait_until(lambda: files(directory) == [])
-    assert box.depth() == 0
+    wait_until(lambda: box.depth() == 0)
     assert box.delivered == 6
 
 
@@ -121,11 +123,13 @@ def test_a_new_outbox_delivers_what_the_old_one_left(directory, stopped):
     old = outbox_mod.Outbox(directory, Destination())
     for number in range(3):
         old.put(notification(number))
+    assert old.flush()
     destination = Destination()
     new = outbox_mod.Outbox(directory, destination)
     stopped.append(new)
     assert new.depth() == 3
     new.put(notification(3))
+    assert new.flush()
     assert files(directory)[-1] == "00000000000000000004.json"
     new.start()
     wait_until(lambda: len(destination.received) == 4)
@@ -137,10 +141,12 @@ def test_sequence_continues_after_everything_was_delivered(directory,
     first = outbox_mod.Outbox(directory, Destination())
     first.put(notification(1))
     first.put(notification(2))
+    assert first.flush()
     os.rename(os.path.join(directory, "00000000000000000002.json"),
               os.path.join(directory, "00000000000000000002.json.bad"))
     second = outbox_mod.Outbox(directory, Destination())
     second.put(notification(3))
+    assert second.flush()
     assert files(directory) == ["00000000000000000001.json",
                                 "00000000000000000003.json"]
 
@@ -164,6 +170,7 @@ def test_full_outbox_drops_the_oldest(directory, stopped, caplog):
             box.put(notification(number))
     assert box.depth() == 3
     assert box.dropped == 2
+    assert box.flush()
     assert len(files(directory)) == 3
     errors = [r.getMessage() for r in caplog.records]
     assert len(errors) == 2
@@ -179,10 +186,12 @@ def test_bound_applies_to_what_a_previous_run_left(directory, caplog):
     old = outbox_mod.Outbox(directory, Destination())
     for number in range(4):
         old.put(notification(number))
+    assert old.flush()
     with caplog.at_level(logging.ERROR, logger=outbox_mod.__name__):
         new = outbox_mod.Outbox(directory, Destination(), max_items=2)
         assert new.depth() == 2
     assert new.dropped == 2
+    assert new.flush()
     assert files(directory) == ["00000000000000000003.json",
                                 "00000000000000000004.json"]
 
@@ -331,14 +340,17 @@ def test_restart_after_stop(directory):
 
 def test_write_failure_loses_one_notification_without_raising(
         directory, caplog):
-    class FullDisk(outbox_mod.Outbox):
+    class FullDisk(spool_mod.Spool):
         def _write(self, sequence: int, notification: Notification) -> None:
             raise OSError(28, "No space left on device")
 
-    box = FullDisk(directory, Destination())
+    box = outbox_mod.Outbox(directory, Destination())
+    box._spool = FullDisk(directory)
     with caplog.at_level(logging.ERROR, logger=outbox_mod.__name__):
         box.put(notification(1))
-    assert box.dropped == 1
+        box.put(notification(2))
+        assert box.flush()
+    assert box.dropped == 2
     assert box.depth() == 0
     assert "instance-1" in caplog.text
     assert "No space left on device" in caplog.text
@@ -372,3 +384,73 @@ def test_unrelated_files_are_ignored(directory, stopped):
     wait_until(lambda: len(destination.received) == 1)
     assert sorted(os.listdir(directory)) == [
         "00000000000000000001.json~", "1.json", "README"]
+
+
+class SlowDisk(spool_mod.Spool):
+    """A disk whose writes wait until released; records the batches."""
+
+    def __init__(self, directory: str):
+        super().__init__(directory)
+        self.release = threading.Event()
+        self.batches: typing.List[typing.List[int]] = []
+
+    def write_batch(self, entries, failed):
+        self.release.wait(10)
+        self.batches.append([sequence for sequence, _ in entries])
+        return super().write_batch(entries, failed)
+
+
+def test_put_does_no_disk_io_and_nothing_is_delivered_before_it_is_on_disk(
+        directory, stopped):
+    """A stuck disk neither blocks put() nor lets delivery run ahead."""
+    destination = Destination()
+    box = outbox_mod.Outbox(directory, destination)
+    stopped.append(box)
+    box._spool = disk = SlowDisk(directory)
+    box.start()
+    started = time.monotonic()
+    for number in range(50):
+        box.put(notification(number))
+    assert time.monotonic() - started < 1.0
+    assert box.depth() == 50
+    time.sleep(0.1)
+    assert destination.attempts == [] and files(directory) == []
+    assert box.flush(timeout=0.1) is False
+    disk.release.set()
+    wait_until(lambda: len(destination.received) == 50)
+    assert destination.instances() == ["instance-%d" % n for n in range(50)]
+    written = [sequence for batch in disk.batches for sequence in batch]
+    assert written == list(range(1, 51))
+    assert len(disk.batches) < 50  # batched: one directory sync each
+
+
+def test_stop_writes_what_was_put_before_returning(directory):
+    box = outbox_mod.Outbox(directory, Destination(failures=1000),
+                            backoff_initial=30.0)
+    for number in range(20):
+        box.put(notification(number))
+    assert box.stop() is True
+    assert len(files(directory)) == 20
+    again = outbox_mod.Outbox(directory, Destination())
+    assert again.depth() == 20
+
+
+def test_a_full_outbox_deletes_files_off_the_calling_thread(directory):
+    """Dropping the oldest must not unlink on the producer's thread."""
+    box = outbox_mod.Outbox(directory, Destination(), max_items=2)
+    for number in range(2):
+        box.put(notification(number))
+    assert box.flush()
+    unlinked_on: typing.List[str] = []
+
+    class Watched(spool_mod.Spool):
+        def unlink(self, name: str) -> None:
+            unlinked_on.append(threading.current_thread().name)
+            super().unlink(name)
+
+    box._spool = Watched(directory)
+    box.put(notification(2))
+    assert box.flush()
+    assert unlinked_on == ["heartbeat-outbox-writer"]
+    assert files(directory) == ["00000000000000000002.json",
+                                "00000000000000000003.json"]
