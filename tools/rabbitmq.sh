@@ -14,7 +14,7 @@ readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-${HOME:-/tmp}/.cache/nova-vm-heart
 readonly STATE_DIR=${NOVA_VM_HEARTBEAT_RABBITMQ_DIR:-$CACHE_DIR/rabbitmq}
 readonly PORT=${NOVA_VM_HEARTBEAT_RABBITMQ_PORT:-5672}
 readonly ADDRESS=127.0.0.1
-readonly NODE=nova-vm-heartbeat@localhost
+readonly NODE=${NOVA_VM_HEARTBEAT_RABBITMQ_NODE:-nova-vm-heartbeat@localhost}
 readonly START_TIMEOUT=${NOVA_VM_HEARTBEAT_RABBITMQ_TIMEOUT:-60}
 readonly STOP_TIMEOUT=30
 readonly RABBITMQ_BIN=/usr/lib/rabbitmq/bin
@@ -41,6 +41,8 @@ The node keeps its data and logs in $STATE_DIR
 (NOVA_VM_HEARTBEAT_RABBITMQ_DIR); its console log is $LOG_FILE.
 Clients connect to rabbit://guest:guest@$ADDRESS:$PORT/.
 Environment: NOVA_VM_HEARTBEAT_RABBITMQ_PORT (default 5672),
+NOVA_VM_HEARTBEAT_RABBITMQ_NODE (default nova-vm-heartbeat@localhost;
+with ERL_EPMD_PORT, a second node beside another one),
 NOVA_VM_HEARTBEAT_RABBITMQ_TIMEOUT (seconds, default 60).
 EOF
 }
