@@ -17,7 +17,6 @@ import uuid
 
 import fixtures
 from oslo_config import cfg
-import oslo_messaging
 
 #: Our verdicts' event types (nova_vm_heartbeat.monitor's VerdictKind).
 LOST = "instance.heartbeat_lost"
@@ -26,6 +25,21 @@ RECOVERY_REQUESTED = "instance.recovery_requested"
 HEALTH_CHECK_FAILED = "instance.health_check_failed"
 VERDICTS = frozenset((LOST, RESTORED, RECOVERY_REQUESTED,
                       HEALTH_CHECK_FAILED))
+
+
+def _messaging() -> typing.Any:
+    """oslo_messaging, on oslo.service's native-thread backend.
+
+    oslo.messaging imports oslo.service, which picks eventlet unless a
+    backend was chosen first; the listener runs on a native thread.
+    """
+    from oslo_service import backend
+
+    if backend.get_backend_type() is None:
+        backend.init_backend(backend.BackendType.THREADING)
+    import oslo_messaging
+
+    return oslo_messaging
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,17 +62,21 @@ class VerdictListener(fixtures.Fixture):
     def __init__(self, transport_url: str, exchange: str, topic: str):
         super().__init__()
         self._url = transport_url
-        self._target = oslo_messaging.Target(topic=topic, exchange=exchange)
+        self._topic = topic
+        self._exchange = exchange
         self.pool = "nova-vm-heartbeat-tempest-%s" % uuid.uuid4().hex[:12]
         self._verdicts: typing.List[Verdict] = []
         self._changed = threading.Condition()
 
     def _setUp(self) -> None:
+        oslo_messaging = _messaging()
+        target = oslo_messaging.Target(topic=self._topic,
+                                       exchange=self._exchange)
         transport = oslo_messaging.get_notification_transport(
             cfg.ConfigOpts(), url=self._url)
         self.addCleanup(transport.cleanup)
         server = oslo_messaging.get_notification_listener(
-            transport, [self._target], [self], executor="threading",
+            transport, [target], [self], executor="threading",
             pool=self.pool)
         server.start()
         self.addCleanup(self._delete_queue)

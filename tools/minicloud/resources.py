@@ -29,8 +29,11 @@ import openstack
 ADMIN_CLOUD = "minicloud-admin"
 ROOT_DISK_BYTES = 1 << 20
 SEGMENT = "nvh-minicloud"
+DISK_GB = 1
 #: Flavors: name -> (RAM MiB, extra specs). A short interval keeps the
 #: live tests quick; "plain" has no heartbeat, for resizing to and from.
+#: Their root disk is 1 GiB: Nova lets only admins boot image-backed
+#: servers of a zero-disk flavor.
 FLAVORS: typing.Dict[str, typing.Tuple[int, typing.Dict[str, str]]] = {
     "nvh-heartbeat": (192, {"hw:heartbeat": "true",
                             "hw:heartbeat_interval": "3",
@@ -144,10 +147,14 @@ def ensure_flavors(conn: typing.Any) -> typing.Dict[str, str]:
     ids = {}
     for name, (ram, specs) in FLAVORS.items():
         flavor = conn.compute.find_flavor(name, ignore_missing=True)
+        if flavor is not None and (flavor.ram, flavor.disk) != (ram, DISK_GB):
+            log("replacing flavor %s (its size changed)" % name)
+            conn.compute.delete_flavor(flavor)
+            flavor = None
         if flavor is None:
             log("creating flavor %s" % name)
             flavor = conn.compute.create_flavor(name=name, ram=ram, vcpus=1,
-                                                disk=0, is_public=True)
+                                                disk=DISK_GB, is_public=True)
             if specs:
                 conn.compute.create_flavor_extra_specs(flavor, specs)
         ids[name] = flavor.id

@@ -14,6 +14,7 @@ instance actions of the server.
 
 from __future__ import annotations
 
+import io
 import time
 import typing
 
@@ -89,8 +90,8 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
             hw_qemu_guest_agent="yes")
         self.addCleanup(test_utils.call_and_ignore_notfound_exc,
                         self.images_client.delete_image, image["id"])
-        self.images_client.store_image_file(image["id"],
-                                            bytes(ROOT_DISK_BYTES))
+        self.images_client.store_image_file(
+            image["id"], io.BytesIO(bytes(ROOT_DISK_BYTES)))
         waiters.wait_for_image_status(self.images_client, image["id"],
                                       "active")
         return str(image["id"])

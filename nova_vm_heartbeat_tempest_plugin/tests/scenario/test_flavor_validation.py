@@ -1,5 +1,8 @@
 """Nova's API refuses a bad hw:heartbeat* extra spec, and says why.
 
+Nova's message names the value and the reason, not the key: "Validation
+failed; '0' is less than the min value of 1".
+
 Needs our validators on the nova-api hosts (entry point
 ``nova.api.extra_spec_validators``) and microversion 2.86 or later.
 """
@@ -24,15 +27,18 @@ class FlavorValidationTest(base.HeartbeatScenarioTest):
             disk=0)["flavor"]
         self.addCleanup(self.admin_flavors_client.delete_flavor,
                         flavor["id"])
-        for key, value in (("hw:heartbeat", "maybe"),
-                           ("hw:heartbeat_interval", "0"),
-                           ("hw:heartbeat_failure_threshold", "many")):
+        for key, value, why in (
+                ("hw:heartbeat", "maybe", "not a valid boolean-like value"),
+                ("hw:heartbeat_interval", "0", "less than the min value"),
+                ("hw:heartbeat_failure_threshold", "many",
+                 "not a valid integer value")):
             with self.subTest(key=key, value=value):
                 err = self.assertRaises(
                     lib_exc.BadRequest,
                     self.admin_flavors_client.set_flavor_extra_spec,
                     flavor["id"], **{key: value})
-                self.assertIn(key, str(err))
+                self.assertIn("Validation failed; '%s' is %s" % (value, why),
+                              str(err))
         specs = self.admin_flavors_client.list_flavor_extra_specs(
             flavor["id"])["extra_specs"]
         self.assertEqual({}, specs)
