@@ -39,12 +39,12 @@ FLAVORS: typing.Dict[str, typing.Tuple[int, typing.Dict[str, str]]] = {
                             "hw:heartbeat_interval": "3",
                             "hw:heartbeat_timeout": "2",
                             "hw:heartbeat_failure_threshold": "3",
-                            "hw:heartbeat_boot_grace": "60"}),
+                            "hw:heartbeat_boot_grace": "300"}),
     "nvh-heartbeat-alt": (224, {"hw:heartbeat": "true",
                                 "hw:heartbeat_interval": "3",
                                 "hw:heartbeat_timeout": "2",
                                 "hw:heartbeat_failure_threshold": "3",
-                                "hw:heartbeat_boot_grace": "60"}),
+                                "hw:heartbeat_boot_grace": "300"}),
     "nvh-plain": (192, {}),
 }
 
@@ -147,8 +147,11 @@ def ensure_flavors(conn: typing.Any) -> typing.Dict[str, str]:
     ids = {}
     for name, (ram, specs) in FLAVORS.items():
         flavor = conn.compute.find_flavor(name, ignore_missing=True)
-        if flavor is not None and (flavor.ram, flavor.disk) != (ram, DISK_GB):
-            log("replacing flavor %s (its size changed)" % name)
+        if flavor is not None and (
+                (flavor.ram, flavor.disk) != (ram, DISK_GB)
+                or conn.compute.fetch_flavor_extra_specs(
+                    flavor).extra_specs != specs):
+            log("replacing flavor %s (it changed)" % name)
             conn.compute.delete_flavor(flavor)
             flavor = None
         if flavor is None:
