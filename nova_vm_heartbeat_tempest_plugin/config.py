@@ -51,8 +51,10 @@ heartbeat_opts: typing.List[cfg.Opt] = [
                help="Seconds after the guest is ready at which a test "
                "guest injects its fault: long enough for its heartbeat "
                "to be established first."),
-    cfg.IntOpt("verdict_timeout", default=180,
-               help="Seconds to wait for a verdict notification."),
+    cfg.IntOpt("verdict_timeout", default=420,
+               help="Seconds to wait for a verdict notification; more "
+               "than the boot grace of flavor_ref (an image without our "
+               "agent is judged when the grace ends)."),
     cfg.IntOpt("recovery_timeout", default=420,
                help="Seconds to wait for a Masakari notification to "
                "finish and the heartbeat to be restored."),

@@ -219,6 +219,9 @@ def tempest_conf(conn: typing.Any, images: typing.Dict[str, str],
         "flavor_ref_plain = %s" % flavors["nvh-plain"],
         "interval = 3",
         "failure_threshold = 3",
+        # Longer than the flavors' boot grace: an image without our agent
+        # is judged only when the grace ends.
+        "verdict_timeout = 420",
         "transport_url = %s" % transport_url,
         "host_access = true",
         "compute_host = %s" % host,

@@ -2,7 +2,8 @@
 
 On a hw:heartbeat flavor, an image with the QEMU guest agent but not our
 agent is reported once as ``heartbeat_lost`` / ``agent_failure`` when the
-boot grace ends (the guest runs; only our agent is missing), which the
+boot grace ends (the guest runs; only our agent is missing; ``[heartbeat]
+verdict_timeout`` must exceed the flavor's boot grace), which the
 Masakari bridge does not act on by default. The test fails on any
 Masakari notification, and on more than one verdict.
 """
