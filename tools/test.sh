@@ -15,7 +15,10 @@ readonly TOP
 readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-$HOME/.cache/nova-vm-heartbeat}
 readonly PYTHON=${PYTHON:-python3}
 readonly MIN_PYTHON=3.10
-readonly ALL_TIERS=(pep8 mypy unit functional consumers nova hypervisor docs releasenotes)
+readonly ALL_TIERS=(pep8 mypy unit functional consumers nova hypervisor live docs releasenotes)
+# What runs with no TIER named (and so in CI): every tier but live, which
+# is run by name until it passes reliably (doc/source/contributor/live.rst).
+readonly DEFAULT_TIERS=(pep8 mypy unit functional consumers nova hypervisor docs releasenotes)
 readonly JUNIT_DIR=$TOP/build/junit
 # Mirrors [build-system] requires in pyproject.toml (setuptools 70.1 is the
 # first with bdist_wheel built in). Installed up front so that the editable
@@ -54,9 +57,17 @@ Installs what the tests need and runs the test tiers, in this order:
                 prepares the host with tools/prepare-host.sh and builds
                 the guest image (cached); not as root, skipped unless the
                 host is ready
+  live          a real cloud on this machine (tools/minicloud.sh up: keystone,
+                placement, glance, neutron API, nova with our driver,
+                masakari, the bridge), 'tempest run' of the tempest plugin
+                (nova_vm_heartbeat_tempest_plugin) against it, twice (the
+                second run: the quick tests), then tools/minicloud.sh down;
+                root only: not as root it fails and says so; run by
+                name only (not part of the default run, nor of CI, yet)
   docs          sphinx-build -W of doc/source
   releasenotes  sphinx-build -W of releasenotes/source (reno)
-With no TIER, all of them run. A failing tier does not stop the others.
+With no TIER, all of them but live run. A failing tier does not stop the
+others.
 
 Set-up, done on every run and quick when nothing changed:
   - system packages from bindep.txt (profile "test"): installed with
@@ -119,7 +130,7 @@ parse_args() {
         esac
     done
     if [[ ${#SELECTED_TIERS[@]} -eq 0 ]]; then
-        SELECTED_TIERS=("${ALL_TIERS[@]}")
+        SELECTED_TIERS=("${DEFAULT_TIERS[@]}")
     fi
 }
 
@@ -374,6 +385,58 @@ tier_nova() {
     return "$rc"
 }
 
+readonly MINICLOUD=$TOP/tools/minicloud.sh
+readonly MINICLOUD_DIR=${NVH_MINICLOUD_DIR:-/var/lib/nova-vm-heartbeat-minicloud}
+# The plugin's tests, and the quick ones run again on the same cloud.
+readonly LIVE_REGEX='^nova_vm_heartbeat_tempest_plugin\.'
+readonly LIVE_AGAIN_REGEX='^nova_vm_heartbeat_tempest_plugin\.tests\.scenario\.(test_flavor_validation|test_recovery\.GuestRecoveryTest\.test_hung_guest_is_recovered)'
+
+# tempest run LABEL REGEX: in the cloud's tempest workspace, with its venv;
+# the subunit stream goes to $JUNIT_DIR/live-runs/LABEL.subunit. No
+# group_regex: the two workers share out single tests, not whole classes
+# (each test boots its own guests; the classes have no shared resources).
+live_tempest() {
+    local label=$1 regex=$2 venv=$MINICLOUD_DIR/venv rc=0
+    local workspace=$MINICLOUD_DIR/tempest out=$JUNIT_DIR/live-runs
+    mkdir -p "$workspace" "$out"
+    "$venv/bin/python" - "$workspace" <<'EOF2'
+import os, sys, tempest
+lib = os.path.dirname(os.path.dirname(tempest.__file__))
+with open(os.path.join(sys.argv[1], ".stestr.conf"), "w") as conf:
+    conf.write("[DEFAULT]\ntest_path=%s/tempest/test_discover\n"
+               "top_dir=%s\n" % (lib, lib))
+EOF2
+    (cd "$workspace" && run "$venv/bin/tempest" run --config-file \
+        "$MINICLOUD_DIR/etc/tempest.conf" --regex "$regex" \
+        --concurrency 2) || rc=$?
+    (cd "$workspace" && "$venv/bin/stestr" last --subunit \
+        >"$out/$label.subunit") || rc=1
+    LIVE_RUNS+=("$label=$out/$label.subunit")
+    return "$rc"
+}
+
+tier_live() {
+    if ! is_root; then
+        note "live: needs root (it installs and runs MariaDB, RabbitMQ," \
+            "the OpenStack services and libvirt guests): run" \
+            "'sudo ./tools/test.sh live'"
+        TIER_STATUS[live]="FAILED (not root)"
+        return 1
+    fi
+    local rc=0
+    LIVE_RUNS=()
+    if run "$MINICLOUD" up; then
+        live_tempest first "$LIVE_REGEX" || rc=1
+        live_tempest again "$LIVE_AGAIN_REGEX" || rc=1
+        run python tools/subunit-junit.py "$JUNIT_DIR/live.xml" \
+            "${LIVE_RUNS[@]}" || rc=1
+    else
+        rc=1
+    fi
+    run "$MINICLOUD" down || rc=1
+    return "$rc"
+}
+
 tier_docs() {
     run sphinx-build -W --keep-going -E -b html doc/source doc/build/html
 }
@@ -419,7 +482,7 @@ EOF
 
 is_test_tier() {
     [[ $1 == unit || $1 == functional || $1 == hypervisor \
-        || $1 == nova || $1 == consumers ]]
+        || $1 == nova || $1 == consumers || $1 == live ]]
 }
 
 # Whether a test tier ran a test that did not skip (other tiers: true).

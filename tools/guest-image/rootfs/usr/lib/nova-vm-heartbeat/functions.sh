@@ -13,7 +13,7 @@ readonly AGENT_PIDFILE=$RUN_DIR/agent.pid
 
 # Kernel command line options; see /init (which reads OPT_RESPAWN).
 # shellcheck disable=SC2034
-OPT_AGENT=1 OPT_QGA=1 OPT_RESPAWN=0 OPT_LOG_LEVEL=INFO
+OPT_AGENT=1 OPT_QGA=1 OPT_RESPAWN=0 OPT_LOG_LEVEL=INFO OPT_FAULT=
 
 log() { echo "hb-init: $*"; }
 
@@ -27,6 +27,7 @@ parse_cmdline() {
             hb.qga=*) OPT_QGA=${word#*=} ;;
             hb.respawn=*) OPT_RESPAWN=${word#*=} ;;
             hb.log_level=*) OPT_LOG_LEVEL=${word#*=} ;;
+            hb.fault=*) OPT_FAULT=${word#*=} ;;
         esac
     done
 }
