@@ -34,8 +34,8 @@ import typing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: What is checked, relative to the repository root.
-TREES = ("nova_vm_heartbeat", "nova", "tests", "tools", "benchmarks",
-         "doc/source", "releasenotes/source")
+TREES = ("nova_vm_heartbeat", "nova_vm_heartbeat_tempest_plugin", "nova",
+         "tests", "tools", "benchmarks", "doc/source", "releasenotes/source")
 TOP_LEVEL = ("setup.py",)
 SKIP_PARTS = {"__pycache__", "build", ".venv", ".tox"}
 
