@@ -47,6 +47,7 @@ import socket
 import time
 import typing
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
@@ -55,7 +56,6 @@ from nova_vm_heartbeat.runtime.reactor import Reactor
 from nova_vm_heartbeat.runtime.reactor import Timer
 from nova_vm_heartbeat.runtime.session import HostSession
 from nova_vm_heartbeat.runtime.session import Terms
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import Once
 
 LOG = logging.getLogger(__name__)

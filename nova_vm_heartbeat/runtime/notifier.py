@@ -20,9 +20,9 @@ import time
 import typing
 import uuid as uuidlib
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.notifications import payload
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.sinks.base import Sink
 
 LOG = logging.getLogger(__name__)

@@ -56,12 +56,12 @@ import threading
 import time
 import typing
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.protocol import errors
 from nova_vm_heartbeat.protocol import qga as qga_protocol
 from nova_vm_heartbeat.runtime.hypervisor import Hypervisor
 from nova_vm_heartbeat.runtime import libvirt_errors
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 
 LOG = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import selectors
 import threading
 import typing
 
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.runtime.timers import DeadlineWheel
 
 LOG = logging.getLogger(__name__)

@@ -41,6 +41,7 @@ import threading
 import time
 import typing
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import verdicts as vd
@@ -65,7 +66,6 @@ from nova_vm_heartbeat.runtime.session import Terms
 from nova_vm_heartbeat.runtime.stats import Batch
 from nova_vm_heartbeat.runtime.stats import StatsSampler
 from nova_vm_heartbeat.runtime.telemetry import Snapshot
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import Once
 from nova_vm_heartbeat.sinks.base import Sink
 from nova_vm_heartbeat.sources.base import InstanceInfo

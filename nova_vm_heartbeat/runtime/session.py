@@ -37,11 +37,11 @@ import re
 import secrets
 import typing
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import errors
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 
 LOG = logging.getLogger(__name__)
 

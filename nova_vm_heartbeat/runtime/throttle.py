@@ -13,22 +13,20 @@
 """Logging what a guest (or a flapping host service) does, boundedly.
 
 A guest decides how often it misbehaves, so what it makes us log must be
-rate limited. :class:`LogThrottle` is :class:`nova_vm_heartbeat.common.
-log_throttle.LogThrottle` (one class for the host and the guest agent),
-named here for the runtime modules that import it from this module.
-:class:`BurstThrottle` keeps the first and the last lines of a burst (of
-state changes), with a count. :class:`Once` logs a condition when it
-begins and stays quiet while it lasts.
+rate limited: :class:`nova_vm_heartbeat.common.log_throttle.LogThrottle`
+(one class for the host and the guest agent) lets one message through
+per period. :class:`BurstThrottle` keeps the first and the last lines of
+a burst (of state changes), with a count. :class:`Once` logs a
+condition when it begins and stays quiet while it lasts.
 """
 
 from __future__ import annotations
 
 import typing
 
-from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.protocol.ratelimit import TokenBucket
 
-__all__ = ["BurstThrottle", "LogThrottle", "Once"]
+__all__ = ["BurstThrottle", "Once"]
 
 
 Line = typing.TypeVar("Line")

@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
+from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import BurstThrottle
-from nova_vm_heartbeat.runtime.throttle import LogThrottle
 from nova_vm_heartbeat.runtime.throttle import Once
 
 
