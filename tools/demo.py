@@ -60,7 +60,7 @@ from oslo_config import cfg  # noqa: E402
 from nova_vm_heartbeat.admin import table  # noqa: E402
 from nova_vm_heartbeat.admin import wire  # noqa: E402
 from nova_vm_heartbeat.cmd import monitor as monitor_cmd  # noqa: E402
-from nova_vm_heartbeat.runtime import assembly  # noqa: E402
+from nova_vm_heartbeat import composition  # noqa: E402
 from nova_vm_heartbeat.runtime.fleet import InstanceStatus  # noqa: E402
 from tests.functional.fixtures import RabbitMQ  # noqa: E402
 from tests.functional.hypervisor import domains  # noqa: E402
@@ -133,7 +133,7 @@ class Demo:
         self.broker = RabbitMQ()
         self.broker_open = False
         self.monitor: typing.Optional[
-            assembly.Monitor[typing.Any, typing.Any]] = None
+            composition.Monitor[typing.Any, typing.Any]] = None
         self.guests: typing.Dict[str, guests.Guest] = {}
         self.connection: typing.Any = None
         self.screen = Screen()

@@ -31,11 +31,10 @@ from oslo_log import log
 
 from nova_vm_heartbeat import cmd
 from nova_vm_heartbeat.cmd.signals import SignalWaiter
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat import conf as heartbeat_conf
 from nova_vm_heartbeat.conf import standalone
-from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
-from nova_vm_heartbeat.runtime import assembly
 from nova_vm_heartbeat import sinks
 from nova_vm_heartbeat import version
 
@@ -77,12 +76,12 @@ def describe_sink(conf: cfg.ConfigOpts) -> str:
     return "the %r sink" % group.driver
 
 
-def build(conf: cfg.ConfigOpts) -> assembly.Monitor[
+def build(conf: cfg.ConfigOpts) -> composition.Monitor[
         MonitorService, LibvirtSource]:
     """The standalone monitor, built from the configuration.
 
     :raises InvalidConfiguration: see
-        :func:`~nova_vm_heartbeat.conf.values.runtime_options`.
+        :func:`~nova_vm_heartbeat.composition.runtime_options`.
     :raises SinkNotFound, SinkLoadFailed: the sink cannot be loaded.
     """
     # Imported only now, after configure() chose the threads.
@@ -90,12 +89,15 @@ def build(conf: cfg.ConfigOpts) -> assembly.Monitor[
     from nova_vm_heartbeat.sources import impl_libvirt
 
     uri: str = conf.heartbeat_standalone.libvirt_uri
-    options = values.runtime_options(conf, standalone.host(conf), uri)
+    options = composition.runtime_options(conf, standalone.host(conf),
+                                          uri)
     sink = sinks.load(conf.heartbeat_sink.driver, conf)
     source = impl_libvirt.LibvirtSource(uri or "", options.defaults)
-    return assembly.Monitor(
+    return composition.Monitor(
         options=options, source=source, sink=sink,
-        service=service.MonitorService(source, sink, options),
+        service=service.MonitorService(
+            source, sink, options,
+            endpoints=composition.endpoints(options)),
         socket_dir=conf.heartbeat.socket_dir,
         destination=describe_sink(conf))
 

@@ -13,7 +13,7 @@
 """The monitor inside nova-compute, built like the standalone one.
 
 :func:`build` makes the same
-:class:`~nova_vm_heartbeat.runtime.assembly.Monitor` as the standalone
+:class:`~nova_vm_heartbeat.composition.Monitor` as the standalone
 monitor's ``build``, with Nova's parts: the host name is Nova's
 ``[DEFAULT] host``, instances come from Nova
 (:class:`~.source.NovaInstanceSource`), verdicts go out through Nova's
@@ -31,8 +31,7 @@ import typing
 
 from oslo_config import cfg
 
-from nova_vm_heartbeat.conf import values
-from nova_vm_heartbeat.runtime import assembly
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.runtime.service import MonitorService
 from nova_vm_heartbeat.virt import awareness
 from nova_vm_heartbeat.virt.sink import NovaSink
@@ -42,7 +41,8 @@ from nova_vm_heartbeat.virt import source as nova_source
 #: The outbox's directory under nova's ``state_path``, by default.
 NOVA_OUTBOX = "heartbeat-outbox"
 
-NovaMonitor = assembly.Monitor[MonitorService, nova_source.NovaInstanceSource]
+NovaMonitor = composition.Monitor[
+    MonitorService, nova_source.NovaInstanceSource]
 
 
 def build(conf: cfg.ConfigOpts, host: str,
@@ -61,10 +61,10 @@ def build(conf: cfg.ConfigOpts, host: str,
     :param running: says which domains run (the driver asks Nova's own
         libvirt connection); None: the database's power state says.
     :raises InvalidConfiguration: see
-        :func:`~nova_vm_heartbeat.conf.values.runtime_options`.
+        :func:`~nova_vm_heartbeat.composition.runtime_options`.
     """
     module, uri = libvirt if libvirt else (None, None)
-    options = values.runtime_options(conf, host, uri)
+    options = composition.runtime_options(conf, host, uri)
     group = conf.heartbeat_sink
     sink = NovaSink(group.nova_outbox_dir or os.path.join(
         conf.state_path, NOVA_OUTBOX), group.outbox_max)
@@ -74,8 +74,9 @@ def build(conf: cfg.ConfigOpts, host: str,
         running_domains=running)
     service = MonitorService(
         source, sink, options, libvirt=module, lifecycle_events=False,
-        operation_caps=awareness.OPERATION_CAPS)
-    return assembly.Monitor(
+        operation_caps=awareness.OPERATION_CAPS,
+        endpoints=composition.endpoints(options))
+    return composition.Monitor(
         options=options, source=source, sink=sink, service=service,
         socket_dir=conf.heartbeat.socket_dir,
         destination="Nova's versioned notifier")

@@ -28,10 +28,10 @@ import pytest
 
 from nova_vm_heartbeat.cmd import monitor
 from nova_vm_heartbeat.cmd import signals
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.notifications.payload import Notification
-from nova_vm_heartbeat.runtime import assembly
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime import service
 from nova_vm_heartbeat import sinks
@@ -74,8 +74,9 @@ class FakeService:
     fail_start: typing.Optional[Exception] = None
 
     def __init__(self, events: Events, source: InstanceSource,
-                 sink: base.Sink, options: RuntimeOptions):
-        self.events = events
+                 sink: base.Sink, options: RuntimeOptions,
+                 endpoints: typing.Sequence[typing.Any] = ()):
+        self.events, self.endpoints = events, endpoints
         self.source, self.sink, self.options = source, sink, options
 
     def start(self) -> None:
@@ -110,9 +111,10 @@ class Parts:
         return made
 
     def service(self, source: InstanceSource, sink: base.Sink,
-                options: RuntimeOptions) -> FakeService:
+                options: RuntimeOptions,
+                endpoints: typing.Sequence[typing.Any] = ()) -> FakeService:
         made = self.made["service"] = FakeService(self.events, source, sink,
-                                                  options)
+                                                  options, endpoints)
         return made
 
 
@@ -161,6 +163,7 @@ def test_wiring(conf, monkeypatch):
     assert service.options.libvirt_uri == "test:///default"
     assert service.options.refresh_interval == 3.0
     assert service.options.defaults == source.defaults
+    assert len(service.endpoints) == 1  # the admin socket, on by default
     assert parts.events == ["service.start", "sink.start",
                             "service.stop(1.0)", "sink.stop",
                             "source.close"]
@@ -177,7 +180,7 @@ def test_start_is_logged(conf, caplog, monkeypatch):
     assert "Received SIGTERM, stopping" in caplog.text
     [started] = [r for r in caplog.records
                  if r.message.startswith("Monitoring the instances")]
-    assert started.name == assembly.__name__
+    assert started.name == composition.__name__
 
 
 def test_describe_the_messaging_sink(conf):
