@@ -33,6 +33,7 @@ import threading
 import time
 import typing
 
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.runtime.options import AdminEndpoint
@@ -100,7 +101,8 @@ def main() -> None:
         libvirt_uri=None, admin=AdminEndpoint(args.admin), metrics=metrics)
     service = MonitorService(
         StaticSource(args.dir, args.count, settings), PrintingSink(),
-        options, lifecycle_events=False)
+        options, lifecycle_events=False,
+        endpoints=composition.endpoints(options))
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
 

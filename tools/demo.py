@@ -60,6 +60,7 @@ from oslo_config import cfg  # noqa: E402
 from nova_vm_heartbeat.admin import table  # noqa: E402
 from nova_vm_heartbeat.admin import wire  # noqa: E402
 from nova_vm_heartbeat.cmd import monitor as monitor_cmd  # noqa: E402
+from nova_vm_heartbeat import composition  # noqa: E402
 from nova_vm_heartbeat.runtime.fleet import InstanceStatus  # noqa: E402
 from tests.functional.fixtures import RabbitMQ  # noqa: E402
 from tests.functional.hypervisor import domains  # noqa: E402
@@ -131,7 +132,8 @@ class Demo:
         self.workdir = workdir
         self.broker = RabbitMQ()
         self.broker_open = False
-        self.monitor: typing.Optional[monitor_cmd.Monitor] = None
+        self.monitor: typing.Optional[
+            composition.Monitor[typing.Any, typing.Any]] = None
         self.guests: typing.Dict[str, guests.Guest] = {}
         self.connection: typing.Any = None
         self.screen = Screen()
@@ -161,7 +163,7 @@ class Demo:
         monitor_cmd.configure(conf, ["--config-file", str(config)])
         say("starting the monitor (libvirt qemu:///system, notifications "
             "to RabbitMQ as nova-compute:%s)" % HOST)
-        self.monitor = monitor_cmd.Monitor(conf)
+        self.monitor = monitor_cmd.build(conf)
         self.monitor.start()
 
     def boot(self, image: domains.GuestImage) -> None:
@@ -181,8 +183,8 @@ class Demo:
 
     def statuses(self) -> typing.List[InstanceStatus]:
         assert self.monitor is not None
-        service = typing.cast(typing.Any, self.monitor.service)
-        result: typing.List[InstanceStatus] = service.statuses()
+        result: typing.List[InstanceStatus] = \
+            self.monitor.service.statuses()
         return result
 
     def table_until(self, done: typing.Callable[[], bool],

@@ -21,7 +21,6 @@ cleanly and exits 0; it exits 1 if it cannot start.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import sys
@@ -32,62 +31,21 @@ from oslo_log import log
 
 from nova_vm_heartbeat import cmd
 from nova_vm_heartbeat.cmd.signals import SignalWaiter
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat import conf as heartbeat_conf
 from nova_vm_heartbeat.conf import standalone
-from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
-from nova_vm_heartbeat.monitor.policy import Settings
-from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat import sinks
-from nova_vm_heartbeat.sources.base import InstanceSource
 from nova_vm_heartbeat import version
+
+if typing.TYPE_CHECKING:
+    from nova_vm_heartbeat.runtime.service import MonitorService
+    from nova_vm_heartbeat.sources.impl_libvirt import LibvirtSource
 
 LOG = logging.getLogger(__name__)
 
 PROJECT = "nova-vm-heartbeat"
 PROG = "nova-vm-heartbeat-monitor"
-
-#: How long the service may take to stop, in seconds.
-STOP_TIMEOUT = 1.0
-
-
-class Service(typing.Protocol):
-    """What this program needs of ``runtime.service.MonitorService``."""
-
-    def start(self) -> None:
-        ...
-
-    def stop(self, timeout: float = 1.0) -> None:
-        ...
-
-
-SourceFactory = typing.Callable[[str, Settings], InstanceSource]
-SinkFactory = typing.Callable[[str, cfg.ConfigOpts], sinks.Sink]
-ServiceFactory = typing.Callable[
-    [InstanceSource, sinks.Sink, RuntimeOptions], Service]
-
-
-@dataclasses.dataclass(frozen=True)
-class Factories:
-    """How the parts are made; tests give doubles."""
-
-    source: SourceFactory
-    service: ServiceFactory
-    sink: SinkFactory = sinks.load
-
-
-def _libvirt_source(uri: str, defaults: Settings) -> InstanceSource:
-    from nova_vm_heartbeat.sources import impl_libvirt
-    return impl_libvirt.LibvirtSource(uri, defaults)
-
-
-def _monitor_service(source: InstanceSource, sink: sinks.Sink,
-                     options: RuntimeOptions) -> Service:
-    from nova_vm_heartbeat.runtime import service
-    return service.MonitorService(source, sink, options)
-
-
-REAL = Factories(source=_libvirt_source, service=_monitor_service)
 
 
 def _version() -> str:
@@ -118,54 +76,30 @@ def describe_sink(conf: cfg.ConfigOpts) -> str:
     return "the %r sink" % group.driver
 
 
-class Monitor:
-    """The parts of the standalone monitor.
+def build(conf: cfg.ConfigOpts) -> composition.Monitor[
+        MonitorService, LibvirtSource]:
+    """The standalone monitor, built from the configuration.
 
-    The service owns the threads: it starts and stops the sink, and runs
-    the libvirt event feed; the source's connection is closed here.
-    The monitor inside nova-compute is built by a subclass
-    (``nova_vm_heartbeat.virt.assembly``) that overrides where the host
-    name, the libvirt URI and the sink's description come from.
+    :raises InvalidConfiguration: see
+        :func:`~nova_vm_heartbeat.composition.runtime_options`.
+    :raises SinkNotFound, SinkLoadFailed: the sink cannot be loaded.
     """
+    # Imported only now, after configure() chose the threads.
+    from nova_vm_heartbeat.runtime import service
+    from nova_vm_heartbeat.sources import impl_libvirt
 
-    def __init__(self, conf: cfg.ConfigOpts,
-                 factories: Factories = REAL):
-        self.uri: typing.Optional[str] = self.libvirt_uri(conf)
-        self.options = values.runtime_options(conf, self.host(conf),
-                                              self.uri)
-        self.socket_dir: str = conf.heartbeat.socket_dir
-        self.destination = self.describe_sink(conf)
-        self.sink = factories.sink(conf.heartbeat_sink.driver, conf)
-        self.source = factories.source(self.uri or "", self.options.defaults)
-        self.service = factories.service(self.source, self.sink,
-                                         self.options)
-
-    def host(self, conf: cfg.ConfigOpts) -> str:
-        """This compute host's name (the notifications' publisher)."""
-        return standalone.host(conf)
-
-    def libvirt_uri(self, conf: cfg.ConfigOpts) -> typing.Optional[str]:
-        """The libvirt connection; None runs without libvirt."""
-        uri: str = conf.heartbeat_standalone.libvirt_uri
-        return uri
-
-    def describe_sink(self, conf: cfg.ConfigOpts) -> str:
-        """Where notifications go, for the start-up log line."""
-        return describe_sink(conf)
-
-    def start(self) -> None:
-        LOG.info("Monitoring the instances of host %(host)s through "
-                 "libvirt at %(uri)s (heartbeat sockets in %(dir)s); "
-                 "notifications go to %(dest)s",
-                 {"host": self.options.host, "uri": self.uri,
-                  "dir": self.socket_dir, "dest": self.destination})
-        self.service.start()
-
-    def stop(self) -> None:
-        try:
-            self.service.stop(timeout=STOP_TIMEOUT)
-        finally:
-            self.source.close()
+    uri: str = conf.heartbeat_standalone.libvirt_uri
+    options = composition.runtime_options(conf, standalone.host(conf),
+                                          uri)
+    sink = sinks.load(conf.heartbeat_sink.driver, conf)
+    source = impl_libvirt.LibvirtSource(uri or "", options.defaults)
+    return composition.Monitor(
+        options=options, source=source, sink=sink,
+        service=service.MonitorService(
+            source, sink, options,
+            endpoints=composition.endpoints(options)),
+        socket_dir=conf.heartbeat.socket_dir,
+        destination=describe_sink(conf))
 
 
 class Program(typing.Protocol):
@@ -211,10 +145,10 @@ def serve(make: typing.Callable[[], Program],
     return 0
 
 
-def run(conf: cfg.ConfigOpts, factories: typing.Optional[Factories] = None,
+def run(conf: cfg.ConfigOpts,
         waiter: typing.Optional[SignalWaiter] = None) -> int:
     """Start the monitor, wait for a signal, stop; the exit status."""
-    return serve(lambda: Monitor(conf, factories or REAL), waiter)
+    return serve(lambda: build(conf), waiter)
 
 
 def main(argv: typing.Optional[typing.Sequence[str]] = None,

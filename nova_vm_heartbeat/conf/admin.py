@@ -23,7 +23,6 @@ import typing
 from oslo_config import cfg
 
 from nova_vm_heartbeat.conf import groups
-from nova_vm_heartbeat.runtime.options import AdminEndpoint
 
 GROUP_NAME = "heartbeat_admin"
 DEFAULT_PATH = "/run/nova-vm-heartbeat/admin.sock"
@@ -72,12 +71,3 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
     return {_group(): admin_opts}
-
-
-def endpoint(conf: cfg.ConfigOpts) -> typing.Optional[AdminEndpoint]:
-    """The admin socket to serve, or None when it is off."""
-    group = conf.heartbeat_admin
-    if not group.enabled:
-        return None
-    return AdminEndpoint(path=group.socket_path,
-                         group=group.socket_group or None)

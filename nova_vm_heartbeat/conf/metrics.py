@@ -19,7 +19,6 @@ import typing
 from oslo_config import cfg
 
 from nova_vm_heartbeat.conf import groups
-from nova_vm_heartbeat.runtime.options import MetricsEndpoint
 
 GROUP_NAME = "heartbeat_metrics"
 
@@ -73,12 +72,3 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 def list_opts() -> typing.Dict[cfg.OptGroup, typing.List[cfg.Opt]]:
     return {_group(): metrics_opts}
-
-
-def endpoint(conf: cfg.ConfigOpts) -> typing.Optional[MetricsEndpoint]:
-    """The metrics endpoint to serve, or None when it is off."""
-    group = conf.heartbeat_metrics
-    if not group.enabled:
-        return None
-    return MetricsEndpoint(address=group.bind_address, port=group.port,
-                           per_instance=group.per_instance)

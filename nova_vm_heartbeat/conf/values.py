@@ -13,9 +13,11 @@
 """The plain values made from the configuration.
 
 ``monitor/`` and ``runtime/`` take frozen dataclasses, never a
-``ConfigOpts``. These functions build them from the ``[heartbeat]``
-group, and check what oslo.config cannot check option by option: that
-each floor is below its ceiling, and that the protocol limits agree.
+``ConfigOpts``. These functions build those of ``monitor/`` and
+``protocol/`` from the ``[heartbeat]`` group (``runtime/``'s options are
+put together by :mod:`nova_vm_heartbeat.composition`), and check what
+oslo.config cannot check option by option: that each floor is below its
+ceiling, and that the protocol limits agree.
 """
 
 from __future__ import annotations
@@ -24,13 +26,10 @@ import typing
 
 from oslo_config import cfg
 
-from nova_vm_heartbeat.conf import admin
-from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.protocol.limits import Limits
-from nova_vm_heartbeat.runtime.options import RuntimeOptions
 
 #: Floor and ceiling pairs of :class:`Bounds`.
 _RANGES = (
@@ -91,30 +90,3 @@ def limits(conf: cfg.ConfigOpts) -> Limits:
     except ValueError as err:
         raise exception.InvalidConfiguration(
             reason="[heartbeat] %s" % err) from err
-
-
-def runtime_options(conf: cfg.ConfigOpts, host: str,
-                    libvirt_uri: typing.Optional[str]) -> RuntimeOptions:
-    """Everything the runtime needs besides its source and its sink.
-
-    :param host: the compute host's name (the notifications' publisher).
-    :param libvirt_uri: the libvirt connection; None runs without libvirt.
-    :raises InvalidConfiguration: see :func:`bounds` and :func:`limits`.
-    """
-    group = conf.heartbeat
-    return RuntimeOptions(
-        host=host,
-        bounds=bounds(conf),
-        defaults=default_settings(conf),
-        limits=limits(conf),
-        refresh_interval=group.refresh_interval,
-        stats_interval=group.stats_interval,
-        qga_workers=group.qga_workers,
-        reconnect_max=group.reconnect_max,
-        read_budget=group.read_budget,
-        guest_cpu_budget=group.guest_cpu_budget,
-        libvirt_uri=libvirt_uri,
-        admin=admin.endpoint(conf),
-        metrics=metrics.endpoint(conf),
-        state_file=group.state_file or None,
-    )

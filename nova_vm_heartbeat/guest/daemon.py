@@ -31,6 +31,7 @@ import time
 import types
 import typing
 
+from nova_vm_heartbeat.common.backoff import Backoff
 from nova_vm_heartbeat.common import log_throttle
 from nova_vm_heartbeat import guest
 from nova_vm_heartbeat.guest import agent as agent_mod
@@ -42,7 +43,6 @@ from nova_vm_heartbeat.guest import port as port_mod
 from nova_vm_heartbeat.guest import session
 from nova_vm_heartbeat.guest import settings as settings_mod
 from nova_vm_heartbeat.guest import shutdown
-from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.protocol import errors
 
 LOG = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import threading
 import time
 import typing
 
-from nova_vm_heartbeat.protocol.backoff import Backoff
+from nova_vm_heartbeat.common.backoff import Backoff
 
 Clock = typing.Callable[[], float]
 

@@ -37,10 +37,10 @@ import collections
 import dataclasses
 import typing
 
+from nova_vm_heartbeat.common.ratelimit import TokenBucket
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor import verdicts as vd
-from nova_vm_heartbeat.protocol.ratelimit import TokenBucket
 
 #: Verdict kinds that stay open until a restored verdict closes them.
 _LASTING = (vd.VerdictKind.HEARTBEAT_LOST, vd.VerdictKind.HEALTH_CHECK_FAILED)

@@ -28,13 +28,13 @@ from __future__ import annotations
 import collections
 import typing
 
+from nova_vm_heartbeat.common import ratelimit
 from nova_vm_heartbeat.protocol import codec
 from nova_vm_heartbeat.protocol import errors
 from nova_vm_heartbeat.protocol import events
 from nova_vm_heartbeat.protocol import framing
 from nova_vm_heartbeat.protocol.limits import DEFAULT_LIMITS
 from nova_vm_heartbeat.protocol.limits import Limits
-from nova_vm_heartbeat.protocol import ratelimit
 from nova_vm_heartbeat.protocol import schema
 from nova_vm_heartbeat.protocol import state as st
 

@@ -47,11 +47,11 @@ import socket
 import time
 import typing
 
+from nova_vm_heartbeat.common.backoff import Backoff
 from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
-from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.runtime.reactor import Reactor
 from nova_vm_heartbeat.runtime.reactor import Timer
 from nova_vm_heartbeat.runtime.session import HostSession

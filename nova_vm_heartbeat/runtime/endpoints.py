@@ -13,10 +13,11 @@
 """The monitor's operator endpoints: the admin socket and the metrics.
 
 They start and stop with :class:`~.service.MonitorService`, whoever runs
-it (the standalone monitor or the Nova driver), as
-:class:`~.options.RuntimeOptions` say. Neither is worth failing the
-monitor for: one that cannot start is logged, with what to do, and the
-monitor runs without it.
+it (the standalone monitor or the Nova driver). The runtime does not know
+what they are (they sit above it, and read it): the programs pass their
+factories in (``nova_vm_heartbeat.composition.endpoints``). Neither is
+worth failing the monitor for: one that cannot start is logged, with what
+to do, and the monitor runs without it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import typing
 
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.runtime.fleet import InstanceStatus
-from nova_vm_heartbeat.runtime.options import RuntimeOptions
 from nova_vm_heartbeat.runtime.telemetry import Snapshot
 
 LOG = logging.getLogger(__name__)
@@ -51,11 +51,16 @@ class Endpoint(typing.Protocol):
         ...
 
 
-class Endpoints:
-    """The endpoints the options ask for; none by default."""
+#: Makes an endpoint that reports on a provider.
+EndpointFactory = typing.Callable[[Provider], Endpoint]
 
-    def __init__(self, options: RuntimeOptions, provider: Provider):
-        self.options = options
+
+class Endpoints:
+    """The endpoints made by ``factories``; none by default."""
+
+    def __init__(self, factories: typing.Sequence[EndpointFactory],
+                 provider: Provider):
+        self.factories = tuple(factories)
         self.provider = provider
         self.running: typing.List[Endpoint] = []
 
@@ -74,15 +79,4 @@ class Endpoints:
             self.running.pop().stop()
 
     def _wanted(self) -> typing.List[Endpoint]:
-        wanted: typing.List[Endpoint] = []
-        if self.options.admin is not None:
-            from nova_vm_heartbeat.admin.server import AdminServer
-            wanted.append(AdminServer(self.options.admin, self.provider,
-                                      self.options.host))
-        if self.options.metrics is not None:
-            # Imported only when wanted: prometheus_client is not needed
-            # otherwise.
-            from nova_vm_heartbeat.metrics.exporter import MetricsExporter
-            wanted.append(MetricsExporter(self.options.metrics,
-                                          self.provider.telemetry))
-        return wanted
+        return [make(self.provider) for make in self.factories]

@@ -39,9 +39,9 @@ import time
 import typing
 import weakref
 
+from nova_vm_heartbeat.common.backoff import Backoff
 from nova_vm_heartbeat.common.log_throttle import LogThrottle
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.protocol.backoff import Backoff
 
 LOG = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.monitor import verdicts as vd
 from nova_vm_heartbeat.runtime.channel import HeartbeatChannel
+from nova_vm_heartbeat.runtime.endpoints import EndpointFactory
 from nova_vm_heartbeat.runtime.endpoints import Endpoints
 from nova_vm_heartbeat.runtime.episode_store import EpisodeStore
 from nova_vm_heartbeat.runtime.fleet import Channel
@@ -101,6 +102,9 @@ class MonitorService:
     :param operation_caps: the longest, in seconds, each operation may
         suspend judgement of an instance when its end is never posted
         (``[heartbeat] max_operation`` caps the others).
+    :param endpoints: makes the operator endpoints (admin socket,
+        metrics) from the service, which they report on; they start and
+        stop with it (see ``nova_vm_heartbeat.composition.endpoints``).
     """
 
     def __init__(self, source: InstanceSource, sink: Sink,
@@ -109,7 +113,8 @@ class MonitorService:
                  wallclock: typing.Callable[[], datetime.datetime] = utcnow,
                  lifecycle_events: bool = True,
                  operation_caps: typing.Optional[typing.Mapping[
-                     sig.Operation, float]] = None):
+                     sig.Operation, float]] = None,
+                 endpoints: typing.Sequence[EndpointFactory] = ()):
         self.source = source
         self.sink = sink
         self.options = options
@@ -138,7 +143,7 @@ class MonitorService:
         self._source_down = Once()
         self._drops = LogThrottle(60.0)
         self._dropped_seen = 0
-        self._endpoints = Endpoints(options, self)
+        self._endpoints = Endpoints(endpoints, self)
         self._mail = Mailbox()
         self._operations = OperationCaps(self._reactor, operation_caps or {},
                                          self._operation_expired)

@@ -42,12 +42,11 @@ from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import errors
+from nova_vm_heartbeat.protocol.limits import MAX_MAINTENANCE
 
 LOG = logging.getLogger(__name__)
 
 HB = sig.Channel.HEARTBEAT
-#: Largest maintenance window the protocol can express (seven days).
-MAX_WINDOW = 604800
 #: Longest ``reason`` we put in an ``error``.
 MAX_REASON = 200
 #: Stale answers forgiven right after a ``hello`` (see the protocol spec,
@@ -147,7 +146,7 @@ class HostSession:
             return None
         return self._send(protocol.Ack(
             subject=action.subject, accepted=action.accepted,
-            granted=min(action.granted, MAX_WINDOW),
+            granted=min(action.granted, MAX_MAINTENANCE),
             reason=action.reason[:self.limits.max_string_chars]))
 
     def _send(self, message: protocol.Message) -> typing.Optional[bytes]:
@@ -201,7 +200,7 @@ class HostSession:
         welcome = protocol.Welcome(
             version=version, interval=_seconds(self.terms.interval),
             timeout=_seconds(self.terms.timeout),
-            max_maintenance=min(self.terms.max_maintenance, MAX_WINDOW),
+            max_maintenance=min(self.terms.max_maintenance, MAX_MAINTENANCE),
             session=session_id(self.name, self._sessions))
         received.replies += self._send(welcome) or b""
         self._stale = STALE_ALLOWANCE

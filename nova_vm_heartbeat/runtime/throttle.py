@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import typing
 
-from nova_vm_heartbeat.protocol.ratelimit import TokenBucket
+from nova_vm_heartbeat.common.ratelimit import TokenBucket
 
 __all__ = ["BurstThrottle", "Once"]
 

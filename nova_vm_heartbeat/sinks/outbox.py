@@ -58,9 +58,9 @@ import threading
 import time
 import typing
 
+from nova_vm_heartbeat.common.backoff import Backoff
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.notifications.payload import Notification
-from nova_vm_heartbeat.protocol.backoff import Backoff
 from nova_vm_heartbeat.sinks import spool as spool_mod
 
 LOG = logging.getLogger(__name__)

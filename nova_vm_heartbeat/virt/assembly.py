@@ -12,9 +12,10 @@
 
 """The monitor inside nova-compute, built like the standalone one.
 
-:class:`NovaMonitor` is the standalone monitor's
-:class:`~nova_vm_heartbeat.cmd.monitor.Monitor` with Nova's parts: the
-host name is Nova's ``[DEFAULT] host``, instances come from Nova
+:func:`build` makes the same
+:class:`~nova_vm_heartbeat.composition.Monitor` as the standalone
+monitor's ``build``, with Nova's parts: the host name is Nova's
+``[DEFAULT] host``, instances come from Nova
 (:class:`~.source.NovaInstanceSource`), verdicts go out through Nova's
 versioned notifier (:class:`~.sink.NovaSink`, through the same durable
 outbox as the standalone monitor's messaging sink), and libvirt's lifecycle
@@ -30,12 +31,8 @@ import typing
 
 from oslo_config import cfg
 
-from nova_vm_heartbeat.cmd import monitor as cmd_monitor
-from nova_vm_heartbeat.monitor.policy import Settings
-from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.runtime.service import MonitorService
-from nova_vm_heartbeat.sinks.base import Sink
-from nova_vm_heartbeat.sources.base import InstanceSource
 from nova_vm_heartbeat.virt import awareness
 from nova_vm_heartbeat.virt.sink import NovaSink
 from nova_vm_heartbeat.virt import source as nova_source
@@ -44,59 +41,42 @@ from nova_vm_heartbeat.virt import source as nova_source
 #: The outbox's directory under nova's ``state_path``, by default.
 NOVA_OUTBOX = "heartbeat-outbox"
 
+NovaMonitor = composition.Monitor[
+    MonitorService, nova_source.NovaInstanceSource]
 
-class NovaMonitor(cmd_monitor.Monitor):
+
+def build(conf: cfg.ConfigOpts, host: str,
+          libvirt: typing.Optional[typing.Tuple[typing.Any, str]],
+          fetch: typing.Optional[nova_source.Fetch] = None,
+          running: typing.Optional[nova_source.RunningDomains] = None,
+          ) -> NovaMonitor:
     """The monitor of one nova-compute host.
 
+    :param host: this host's name (Nova's ``[DEFAULT] host``).
     :param libvirt: the libvirt module and URI for QEMU guest agent
         challenges and domain statistics; None for the heartbeat channel
         only.
+    :param fetch: how the instances are asked for (by default, from the
+        conductor).
     :param running: says which domains run (the driver asks Nova's own
         libvirt connection); None: the database's power state says.
+    :raises InvalidConfiguration: see
+        :func:`~nova_vm_heartbeat.composition.runtime_options`.
     """
-
-    def __init__(self, conf: cfg.ConfigOpts, host: str,
-                 libvirt: typing.Optional[typing.Tuple[typing.Any, str]],
-                 fetch: typing.Optional[nova_source.Fetch] = None,
-                 running: typing.Optional[nova_source.RunningDomains] = None):
-        self._host = host
-        self._conductor_interval = float(conf.heartbeat.conductor_interval)
-        self._libvirt = libvirt
-        self._running = running
-        self._fetch = fetch or nova_source.conductor_fetch(host)
-        self.nova_source: typing.Optional[
-            nova_source.NovaInstanceSource] = None
-        self.monitor_service: typing.Optional[MonitorService] = None
-        super().__init__(conf, cmd_monitor.Factories(
-            source=self._make_source, service=self._make_service,
-            sink=self._make_sink))
-
-    def host(self, conf: cfg.ConfigOpts) -> str:
-        return self._host
-
-    def libvirt_uri(self, conf: cfg.ConfigOpts) -> typing.Optional[str]:
-        return self._libvirt[1] if self._libvirt else None
-
-    def describe_sink(self, conf: cfg.ConfigOpts) -> str:
-        return "Nova's versioned notifier"
-
-    def _make_source(self, uri: str, defaults: Settings) -> InstanceSource:
-        self.nova_source = nova_source.NovaInstanceSource(
-            self._fetch, self.socket_dir, defaults,
-            interval=self._conductor_interval,
-            running_domains=self._running)
-        return self.nova_source
-
-    def _make_sink(self, name: str, conf: cfg.ConfigOpts) -> Sink:
-        group = conf.heartbeat_sink
-        directory = group.nova_outbox_dir or os.path.join(
-            conf.state_path, NOVA_OUTBOX)
-        return NovaSink(directory, group.outbox_max)
-
-    def _make_service(self, source: InstanceSource, sink: Sink,
-                      options: RuntimeOptions) -> cmd_monitor.Service:
-        module = self._libvirt[0] if self._libvirt else None
-        self.monitor_service = MonitorService(
-            source, sink, options, libvirt=module, lifecycle_events=False,
-            operation_caps=awareness.OPERATION_CAPS)
-        return self.monitor_service
+    module, uri = libvirt if libvirt else (None, None)
+    options = composition.runtime_options(conf, host, uri)
+    group = conf.heartbeat_sink
+    sink = NovaSink(group.nova_outbox_dir or os.path.join(
+        conf.state_path, NOVA_OUTBOX), group.outbox_max)
+    source = nova_source.NovaInstanceSource(
+        fetch or nova_source.conductor_fetch(host), conf.heartbeat.socket_dir,
+        options.defaults, interval=float(conf.heartbeat.conductor_interval),
+        running_domains=running)
+    service = MonitorService(
+        source, sink, options, libvirt=module, lifecycle_events=False,
+        operation_caps=awareness.OPERATION_CAPS,
+        endpoints=composition.endpoints(options))
+    return composition.Monitor(
+        options=options, source=source, sink=sink, service=service,
+        socket_dir=conf.heartbeat.socket_dir,
+        destination="Nova's versioned notifier")

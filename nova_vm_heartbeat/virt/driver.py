@@ -54,7 +54,7 @@ from nova_vm_heartbeat import conf as heartbeat_conf
 from nova_vm_heartbeat.conf import values
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor import signals as sig
-from nova_vm_heartbeat.virt.assembly import NovaMonitor
+from nova_vm_heartbeat.virt import assembly
 from nova_vm_heartbeat.virt.awareness import arguments
 from nova_vm_heartbeat.virt.awareness import Awareness
 from nova_vm_heartbeat.virt.awareness import quiets
@@ -112,7 +112,7 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
         heartbeat_conf.register_opts(CONF)
         #: Tells the monitor what this driver does (while it runs).
         self.heartbeat_awareness = Awareness()
-        self.heartbeat_monitor: typing.Optional[NovaMonitor] = None
+        self.heartbeat_monitor: typing.Optional[assembly.NovaMonitor] = None
         self._host._event_lifecycle_callback = _crash_aware(
             self._host._event_lifecycle_callback)
 
@@ -130,8 +130,9 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
         """
         try:
             checks.log_misconfiguration(CONF)
-            monitor = NovaMonitor(CONF, CONF.host, self.heartbeat_libvirt(),
-                                  running=self.heartbeat_running_domains)
+            monitor = assembly.build(CONF, CONF.host,
+                                     self.heartbeat_libvirt(),
+                                     running=self.heartbeat_running_domains)
         except exception.HeartbeatException as err:
             LOG.error("Heartbeat monitoring is OFF on this host: %(err)s",
                       {"err": err})
@@ -147,14 +148,10 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
                           "monitor failed to start")
             monitor.stop()
             return
-        service, source = monitor.monitor_service, monitor.nova_source
-        if service is None or source is None:
-            LOG.error("Heartbeat monitoring is OFF on this host: the "
-                      "monitor started without its service or source")
-            monitor.stop()
-            return
+        service = monitor.service
         self.heartbeat_monitor = monitor
-        self.heartbeat_awareness.attach(service.post, source, service.admit)
+        self.heartbeat_awareness.attach(service.post, monitor.source,
+                                        service.admit)
 
     def cleanup_host(self, host: str) -> None:
         monitor, self.heartbeat_monitor = self.heartbeat_monitor, None
@@ -166,11 +163,10 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
     def _handle_conn_event(self, enabled: bool, reason: str) -> None:
         super()._handle_conn_event(enabled, reason)
         monitor = self.heartbeat_monitor
-        if enabled and monitor is not None \
-                and monitor.monitor_service is not None:
+        if enabled and monitor is not None:
             # What libvirt could not tell while it was away (lifecycle
             # events, QGA answers) must not count against a guest.
-            monitor.monitor_service.forgive_all()
+            monitor.service.forgive_all()
 
     def heartbeat_libvirt(self) -> typing.Optional[typing.Tuple[
             typing.Any, str]]:

@@ -207,9 +207,9 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
     def state(self, server: typing.Dict[str, typing.Any],
               host: str = "compute1") -> typing.Optional[MonitorState]:
         monitor = self.driver(host).heartbeat_monitor
-        if monitor is None or monitor.monitor_service is None:
+        if monitor is None:
             return None
-        for status in monitor.monitor_service.statuses():
+        for status in monitor.service.statuses():
             if status.uuid == server["id"]:
                 return status.status.state
         return None

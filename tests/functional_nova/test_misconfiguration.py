@@ -56,7 +56,7 @@ class MisconfigurationTest(base.HeartbeatTestBase):
             raise RuntimeError("a bug in the monitor")
 
         self.useFixture(fixtures.MonkeyPatch(
-            "nova_vm_heartbeat.virt.driver.NovaMonitor", broken))
+            "nova_vm_heartbeat.virt.assembly.build", broken))
         self.start_compute()
         self.assertIsNone(self.driver().heartbeat_monitor)
         self.assertIn("Heartbeat monitoring is OFF on this host",

@@ -167,3 +167,159 @@ def test_virt_imports_under_novas_threading_mode() -> None:
         cwd=_REPO_ROOT, capture_output=True, text=True, timeout=120,
         check=False, env=env)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+# -- the import graph --------------------------------------------------------
+#
+# The checks above import code; these read it. Every module of the package
+# is parsed and each of its imports of our own code becomes an edge between
+# two nodes: a subpackage (``runtime``) or a module at the top of the
+# package (``exception``, ``composition``). All imports count: at the top,
+# inside functions (lazy imports), and under ``if typing.TYPE_CHECKING:``.
+# A type-only import couples a module to another as much as any: the
+# reader of the lower layer must then know the higher one.
+
+#: The layers, lowest first, as doc/source/contributor/layering.rst gives
+#: them. A node may import its own layer and the layers below, never one
+#: above; ``__init__`` is ``nova_vm_heartbeat/__init__.py``.
+LAYERS: typing.Tuple[typing.Tuple[str, ...], ...] = (
+    ("__init__", "common"),
+    ("protocol",),
+    ("monitor",),
+    ("guest",),
+    ("exception", "version"),
+    ("conf",),
+    ("notifications", "sources"),
+    ("sinks",),
+    ("runtime",),
+    ("admin", "metrics"),
+    ("composition",),
+    ("virt",),
+    ("cmd", "masakari", "vitrage"),
+)
+
+_PACKAGE = "nova_vm_heartbeat"
+
+Graph = typing.Dict[str, typing.Set[str]]
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(_REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _exists(module: str) -> bool:
+    path = _REPO_ROOT.joinpath(*module.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _imported(path: pathlib.Path) -> typing.Iterator[str]:
+    """The modules of ours that ``path`` imports, wherever in it."""
+    import ast
+
+    module = _module_name(path)
+    here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = here.split(".")
+                parent = parts[:len(parts) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            for alias in node.names:
+                # "from pkg import mod" imports pkg.mod; "from mod import
+                # name" imports mod.
+                full = base + "." + alias.name
+                yield full if _exists(full) else base
+
+
+def _node(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def import_graph() -> Graph:
+    """Which nodes each node of the package imports (itself left out)."""
+    graph: Graph = {}
+    for path in sorted((_REPO_ROOT / _PACKAGE).rglob("*.py")):
+        source = _node(_module_name(path))
+        targets = graph.setdefault(source, set())
+        for imported in _imported(path):
+            if imported.partition(".")[0] == _PACKAGE:
+                targets.add(_node(imported))
+        targets.discard(source)
+    return graph
+
+
+def cycles(graph: Graph) -> typing.List[typing.List[str]]:
+    """The strongly connected components of more than one node (Tarjan)."""
+    index: typing.Dict[str, int] = {}
+    low: typing.Dict[str, int] = {}
+    stack: typing.List[str] = []
+    found: typing.List[typing.List[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def upward(graph: Graph) -> typing.List[str]:
+    """The imports from a layer into a higher one, as "a -> b" lines."""
+    rank = {node: number for number, layer in enumerate(LAYERS)
+            for node in layer}
+    return ["%s -> %s" % (source, target)
+            for source in sorted(graph) for target in sorted(graph[source])
+            if rank[target] > rank[source]]
+
+
+def test_every_node_has_a_layer() -> None:
+    placed = {node for layer in LAYERS for node in layer}
+    graph = import_graph()
+    nodes = set(graph).union(*graph.values())
+    assert nodes - placed == set(), (
+        "give these a layer in LAYERS and in layering.rst")
+    assert placed - nodes == set(), "LAYERS names what does not exist"
+
+
+def test_no_import_cycle_between_packages() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_no_import_into_a_higher_layer() -> None:
+    assert upward(import_graph()) == []
+
+
+def test_the_checks_see_cycles_and_upward_imports() -> None:
+    graph: Graph = {"runtime": {"admin", "sinks"}, "admin": {"runtime"},
+                    "sinks": {"conf"}, "conf": set()}
+    assert cycles(graph) == [["admin", "runtime"]]
+    assert upward(graph) == ["runtime -> admin"]
+
+
+def test_imports_in_functions_and_type_checking_blocks_count() -> None:
+    graph = import_graph()
+    # composition imports admin.server lazily and under TYPE_CHECKING.
+    assert "admin" in graph["composition"]
+    assert "metrics" in graph["composition"]

@@ -35,6 +35,7 @@ import uuid as uuidlib
 
 import pytest
 
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.monitor.machine import MonitorState
 from nova_vm_heartbeat.monitor.policy import Bounds
 from nova_vm_heartbeat.monitor.policy import Settings
@@ -192,7 +193,8 @@ def service(fake: fakelibvirt.FakeLibvirt, sink: CollectingSink,
     def start(options: RuntimeOptions = OPTIONS) -> MonitorService:
         source = LibvirtSource(options.libvirt_uri or "", options.defaults,
                                libvirt=fake, run_dir="/nonexistent")
-        monitor = MonitorService(source, sink, options, libvirt=fake)
+        monitor = MonitorService(source, sink, options, libvirt=fake,
+                                 endpoints=composition.endpoints(options))
         monitor.start()
         started.append(monitor)
         return monitor

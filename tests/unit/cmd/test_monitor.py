@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The standalone monitor's wiring, with doubles for the runtime."""
+"""The standalone monitor's wiring, with doubles for the runtime's parts."""
 
 from __future__ import annotations
 
@@ -28,13 +28,17 @@ import pytest
 
 from nova_vm_heartbeat.cmd import monitor
 from nova_vm_heartbeat.cmd import signals
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat import exception
 from nova_vm_heartbeat.monitor.policy import Settings
 from nova_vm_heartbeat.notifications.payload import Notification
 from nova_vm_heartbeat.runtime.options import RuntimeOptions
+from nova_vm_heartbeat.runtime import service
+from nova_vm_heartbeat import sinks
 from nova_vm_heartbeat.sinks import base
 from nova_vm_heartbeat.sources.base import InstanceInfo
 from nova_vm_heartbeat.sources.base import InstanceSource
+from nova_vm_heartbeat.sources import impl_libvirt
 
 Events = typing.List[str]
 
@@ -70,8 +74,9 @@ class FakeService:
     fail_start: typing.Optional[Exception] = None
 
     def __init__(self, events: Events, source: InstanceSource,
-                 sink: base.Sink, options: RuntimeOptions):
-        self.events = events
+                 sink: base.Sink, options: RuntimeOptions,
+                 endpoints: typing.Sequence[typing.Any] = ()):
+        self.events, self.endpoints = events, endpoints
         self.source, self.sink, self.options = source, sink, options
 
     def start(self) -> None:
@@ -86,11 +91,16 @@ class FakeService:
 
 
 class Parts:
-    """Factories that remember what they made."""
+    """Doubles for the parts :func:`monitor.build` makes, remembered."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch,
+                 sink: bool = True) -> None:
         self.events: Events = []
         self.made: typing.Dict[str, typing.Any] = {}
+        monkeypatch.setattr(impl_libvirt, "LibvirtSource", self.source)
+        monkeypatch.setattr(service, "MonitorService", self.service)
+        if sink:
+            monkeypatch.setattr(sinks, "load", self.sink)
 
     def source(self, uri: str, defaults: Settings) -> FakeSource:
         made = self.made["source"] = FakeSource(self.events, uri, defaults)
@@ -101,14 +111,11 @@ class Parts:
         return made
 
     def service(self, source: InstanceSource, sink: base.Sink,
-                options: RuntimeOptions) -> FakeService:
+                options: RuntimeOptions,
+                endpoints: typing.Sequence[typing.Any] = ()) -> FakeService:
         made = self.made["service"] = FakeService(self.events, source, sink,
-                                                  options)
+                                                  options, endpoints)
         return made
-
-    def factories(self) -> monitor.Factories:
-        return monitor.Factories(source=self.source, service=self.service,
-                                 sink=self.sink)
 
 
 class ImmediateSignal(signals.SignalWaiter):
@@ -143,9 +150,9 @@ def test_configure_reads_the_file(conf):
     assert "debug" in conf  # oslo.log's options
 
 
-def test_wiring(conf):
-    parts = Parts()
-    assert monitor.run(conf, parts.factories(), ImmediateSignal()) == 0
+def test_wiring(conf, monkeypatch):
+    parts = Parts(monkeypatch)
+    assert monitor.run(conf, ImmediateSignal()) == 0
     source, sink, service = (parts.made[k]
                              for k in ("source", "sink", "service"))
     assert source.uri == "test:///default"
@@ -156,19 +163,24 @@ def test_wiring(conf):
     assert service.options.libvirt_uri == "test:///default"
     assert service.options.refresh_interval == 3.0
     assert service.options.defaults == source.defaults
+    assert len(service.endpoints) == 1  # the admin socket, on by default
     assert parts.events == ["service.start", "sink.start",
                             "service.stop(1.0)", "sink.stop",
                             "source.close"]
 
 
-def test_start_is_logged(conf, caplog):
-    with caplog.at_level(logging.INFO, logger=monitor.__name__):
-        monitor.run(conf, Parts().factories(), ImmediateSignal())
+def test_start_is_logged(conf, caplog, monkeypatch):
+    Parts(monkeypatch)
+    with caplog.at_level(logging.INFO):
+        monitor.run(conf, ImmediateSignal())
     assert ("Monitoring the instances of host compute-5 through libvirt "
             "at test:///default (heartbeat sockets in "
             "/var/lib/libvirt/qemu); notifications go to the 'log' sink"
             in caplog.text)
     assert "Received SIGTERM, stopping" in caplog.text
+    [started] = [r for r in caplog.records
+                 if r.message.startswith("Monitoring the instances")]
+    assert started.name == composition.__name__
 
 
 def test_describe_the_messaging_sink(conf):
@@ -178,30 +190,30 @@ def test_describe_the_messaging_sink(conf):
         "/var/lib/nova-vm-heartbeat/outbox, at most 10000 waiting)")
 
 
-def test_unknown_sink_exits_1(conf, caplog):
+def test_unknown_sink_exits_1(conf, caplog, monkeypatch):
     conf.set_override("driver", "carrier-pigeon", group="heartbeat_sink")
-    parts = Parts()
-    factories = monitor.Factories(source=parts.source, service=parts.service)
+    parts = Parts(monkeypatch, sink=False)
     with caplog.at_level(logging.ERROR, logger=monitor.__name__):
-        assert monitor.run(conf, factories, ImmediateSignal()) == 1
+        assert monitor.run(conf, ImmediateSignal()) == 1
     assert "No notification sink named 'carrier-pigeon'" in caplog.text
     assert parts.events == []
 
 
-def test_invalid_bounds_exit_1(conf, caplog):
+def test_invalid_bounds_exit_1(conf, caplog, monkeypatch):
     conf.set_override("min_interval", 500.0, group="heartbeat")
+    parts = Parts(monkeypatch)
     with caplog.at_level(logging.ERROR, logger=monitor.__name__):
-        assert monitor.run(conf, Parts().factories(), ImmediateSignal()) == 1
+        assert monitor.run(conf, ImmediateSignal()) == 1
     assert "min_interval" in caplog.text
+    assert parts.made == {}
 
 
-def test_failed_start_cleans_up(conf, caplog):
-    parts = Parts()
+def test_failed_start_cleans_up(conf, caplog, monkeypatch):
+    parts = Parts(monkeypatch)
     FakeService.fail_start = exception.SourceUnavailable(reason="no libvirt")
     try:
         with caplog.at_level(logging.ERROR, logger=monitor.__name__):
-            assert monitor.run(conf, parts.factories(),
-                               ImmediateSignal()) == 1
+            assert monitor.run(conf, ImmediateSignal()) == 1
     finally:
         FakeService.fail_start = None
     assert "Cannot start: Cannot list the instances" in caplog.text
@@ -222,8 +234,7 @@ def test_signal_waiter(signum):
 
 
 def test_main_stops_on_sigterm(config_file, monkeypatch):
-    parts = Parts()
-    monkeypatch.setattr(monitor, "REAL", parts.factories())
+    parts = Parts(monkeypatch)
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     assert monitor.main(["--config-file", str(config_file)]) == 0
@@ -248,13 +259,13 @@ def test_signal_waiters_nest() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_signal_before_the_start_starts_nothing(conf):
-    parts = Parts()
+def test_a_signal_before_the_start_starts_nothing(conf, monkeypatch):
+    parts = Parts(monkeypatch)
     waiter = signals.SignalWaiter()
     with waiter:
         os.kill(os.getpid(), signal.SIGTERM)
         assert waiter.wait() == signal.SIGTERM
-        assert monitor.run(conf, parts.factories(), waiter) == 0
+        assert monitor.run(conf, waiter) == 0
     assert parts.events == []
 
 

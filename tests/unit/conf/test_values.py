@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""From options to the plain values the runtime takes."""
+"""From options to the plain values the runtime takes (conf.values and
+composition.runtime_options)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import typing
 from oslo_config import cfg
 import pytest
 
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.conf import admin
 from nova_vm_heartbeat.conf import heartbeat
 from nova_vm_heartbeat.conf import values
@@ -41,7 +43,9 @@ def test_defaults_are_those_of_the_plain_classes(conf):
     assert values.default_settings(conf) == Settings()
     assert values.limits(conf) == Limits()
     # The admin socket is on by default, the metrics endpoint off.
-    assert values.runtime_options(conf, "compute-1", "qemu:///system") == (
+    options = composition.runtime_options(conf, "compute-1",
+                                          "qemu:///system")
+    assert options == (
         RuntimeOptions(host="compute-1", admin=AdminEndpoint(
             path=admin.DEFAULT_PATH, group="nova"),
             state_file=heartbeat.DEFAULT_STATE_FILE))
@@ -88,7 +92,7 @@ def test_runtime_options_mapping(conf):
     override(conf, refresh_interval=5.0, stats_interval=0.25, qga_workers=8,
              reconnect_max=10.0, read_budget=4096, interval=2.0,
              max_line_bytes=1024)
-    options = values.runtime_options(conf, "compute-9", None)
+    options = composition.runtime_options(conf, "compute-9", None)
     assert options.host == "compute-9"
     assert options.libvirt_uri is None
     assert (options.refresh_interval, options.stats_interval,
@@ -109,7 +113,7 @@ def test_floor_above_ceiling(conf, low, high):
         values.bounds(conf)
     assert "[heartbeat] %s (50" % low in str(caught.value)
     with pytest.raises(exception.InvalidConfiguration):
-        values.runtime_options(conf, "h", None)
+        composition.runtime_options(conf, "h", None)
 
 
 def test_floor_equal_to_ceiling_is_fine(conf):

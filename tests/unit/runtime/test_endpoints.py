@@ -23,6 +23,7 @@ import urllib.request
 import pytest
 
 from nova_vm_heartbeat.admin import client
+from nova_vm_heartbeat import composition
 from nova_vm_heartbeat.runtime.options import AdminEndpoint
 from nova_vm_heartbeat.runtime.options import MetricsEndpoint
 from nova_vm_heartbeat.runtime.service import MonitorService
@@ -45,7 +46,7 @@ def test_admin_and_metrics_live_as_long_as_the_service(
         OPTIONS, admin=AdminEndpoint(path),
         metrics=MetricsEndpoint("127.0.0.1", port))
     service = MonitorService(ListSource([info("a", socket="")]), ListSink(),
-                             options)
+                             options, endpoints=composition.endpoints(options))
     service.start()
     try:
         assert client.ask(path, "ping")["host"] == "compute-1"
@@ -65,7 +66,8 @@ def test_an_endpoint_that_cannot_start_does_not_stop_the_monitor(
     blocker.write_text("")
     options = dataclasses.replace(
         OPTIONS, admin=AdminEndpoint(str(blocker / "admin.sock")))
-    service = MonitorService(ListSource([]), ListSink(), options)
+    service = MonitorService(ListSource([]), ListSink(), options,
+                             endpoints=composition.endpoints(options))
     service.start()
     try:
         assert service.statuses() == []

@@ -23,6 +23,7 @@ from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat import protocol
 from nova_vm_heartbeat.protocol import events
+from nova_vm_heartbeat.protocol.limits import MAX_MAINTENANCE
 from nova_vm_heartbeat.runtime import session as session_mod
 from nova_vm_heartbeat.runtime.session import HostSession
 from nova_vm_heartbeat.runtime.session import Terms
@@ -131,7 +132,7 @@ def test_acks_and_challenges_need_a_session() -> None:
     guest.hear(guest.host.ack(ack))
     sent = guest.heard[-1]
     assert isinstance(sent, protocol.Ack)
-    assert sent.granted == session_mod.MAX_WINDOW
+    assert sent.granted == MAX_MAINTENANCE
 
 
 def test_resync_and_end_of_stream() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_vm_heartbeat.protocol.backoff import Backoff
+from nova_vm_heartbeat.common.backoff import Backoff
 
 
 @pytest.mark.parametrize("first,cap,delays", [

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from nova_vm_heartbeat.protocol.ratelimit import TokenBucket
+from nova_vm_heartbeat.common.ratelimit import TokenBucket
 
 
 def test_burst_then_rate() -> None:
