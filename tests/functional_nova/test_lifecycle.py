@@ -36,6 +36,7 @@ from nova_vm_heartbeat.monitor.machine import MonitorState
 from tests.functional_nova import base
 from tests.functional_nova.test_guest_xml import channels
 from tests.functional_nova.test_guest_xml import HEARTBEAT
+from tests.functional_nova.test_panic import panic_models
 
 E = virtevent
 Server = typing.Dict[str, typing.Any]
@@ -61,6 +62,17 @@ class LifecycleTestBase(base.HeartbeatTestBase):
 
     def has_channel(self, server: Server) -> bool:
         return HEARTBEAT in channels(self.xml[server["id"]])
+
+    def has_ours(self, server: Server) -> bool:
+        """The heartbeat channel and the panic device, both or neither.
+
+        From the XML the driver last created the guest with.
+        """
+        xml = self.xml[server["id"]]
+        channel, panic = self.has_channel(server), panic_models(xml) != []
+        self.assertEqual(channel, panic, "channel %s, panic device %s in %s"
+                         % (channel, panic, xml))
+        return channel
 
     def launched_long_ago(self, server: Server) -> None:
         """As Nova's record says of a server that has lived a while."""
@@ -114,19 +126,19 @@ class OneHostTest(LifecycleTestBase):
 
     def test_resize_and_revert(self) -> None:
         self._resize_server(self.server, self.heartbeat_flavor(interval="2"))
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._revert_resize(self.server)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
     def test_resize_to_and_from_a_flavor_without_heartbeat(self) -> None:
         self._resize_server(self.server, str(self._create_flavor()))
-        self.assertFalse(self.has_channel(self.server))
+        self.assertFalse(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.wait_state(self.server, None)  # no longer monitored
         self._resize_server(self.server, self.heartbeat_flavor())
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.quiet(self.server)
         self.hang_is_detected(self.server)
@@ -134,22 +146,22 @@ class OneHostTest(LifecycleTestBase):
     def test_hard_reboot_keeps_the_channel(self) -> None:
         self.launched_long_ago(self.server)
         self._reboot_server(self.server, hard=True)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
     def test_rescue_is_not_judged_even_after_libvirts_late_start(
             self) -> None:
+        self.assertTrue(self.has_ours(self.server))
         self._rescue_server(self.server)
-        self.assertFalse(self.has_channel(self.server))  # a rescue image
+        self.assertFalse(self.has_ours(self.server))  # a rescue image
         # libvirt's STARTED for the rescue domain, after rescue() returned
         self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
         self.quiet(self.server)
         self.assertEqual(MonitorState.INACTIVE, self.state(self.server))
         self._unrescue_server(self.server)
-        # Unrescue restores the XML libvirt gave back before the rescue
-        # (fakelibvirt's XMLDesc drops the channels, real libvirt keeps
-        # them): not checked here.
+        # Unrescue creates the XML libvirt gave back before the rescue.
+        self.assertTrue(self.has_ours(self.server))
         self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
         self.quiet(self.server)
         self.hang_is_detected(self.server)
@@ -177,7 +189,7 @@ class OneHostTest(LifecycleTestBase):
     def test_rebuild_boots_with_a_full_grace(self) -> None:
         self.launched_long_ago(self.server)
         self._rebuild_server(self.server, self.image_id)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
@@ -188,7 +200,7 @@ class OneHostTest(LifecycleTestBase):
         self._shelve_server(self.server)
         self.wait_state(self.server, None)  # offloaded: not on this host
         self._unshelve_server(self.server)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
@@ -203,7 +215,7 @@ class TwoHostsTest(LifecycleTestBase):
 
     def test_cold_migration_and_confirm(self) -> None:
         self._migrate_server(self.server, host="dest")
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.wait_state(self.server, None, host="src")
         self.quiet(self.server)
@@ -219,7 +231,7 @@ class TwoHostsTest(LifecycleTestBase):
             self.api.get_services(host="src",
                                   binary="nova-compute")[0]["id"], True)
         self._evacuate_server(self.server, expected_host="dest")
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.wait_state(self.server, MonitorState.INACTIVE, host="dest")
         self.quiet(self.server)
         self.assertEqual(MonitorState.INACTIVE,
