@@ -210,6 +210,40 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.useFixture(fixtures.MonkeyPatch(
             "nova.tests.fixtures.libvirt.Domain.XMLDesc", xml_desc))
 
+    def keep_running_when_undefined(self) -> None:
+        """Undefine and define a running domain as libvirt does.
+
+        libvirt keeps a running domain that is undefined (it becomes
+        transient) and, when it is defined again, takes the new
+        definition without stopping it. fakelibvirt forgets the domain
+        at the undefine, and its ``defineXML`` makes a new, shut off one.
+        Nova's live snapshot does both (``_live_snapshot``: the block
+        copy needs a transient domain).
+        """
+        undefine, define = fakelibvirt.Domain.undefine, \
+            fakelibvirt.Connection.defineXML
+
+        def undefine_running(dom: typing.Any) -> None:
+            if dom._state == fakelibvirt.VIR_DOMAIN_RUNNING:
+                dom._transient = True
+            else:
+                undefine(dom)
+
+        def define_again(conn: typing.Any, xml: str) -> typing.Any:
+            name = etree.fromstring(xml).findtext("name")
+            dom = conn._vms.get(name)
+            if dom is None or not dom._transient:
+                return define(conn, xml)
+            dom._def = dom._parse_definition(xml)
+            dom._transient = False
+            return dom
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.undefine", undefine_running))
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Connection.defineXML",
+            define_again))
+
     def _qga_image(self) -> str:
         image = copy.deepcopy(self.glance.image1)
         image["id"] = uuids.qga_image

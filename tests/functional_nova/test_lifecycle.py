@@ -29,6 +29,7 @@ import typing
 import fixtures
 from nova import context as nova_context
 from nova import objects
+from nova.tests import fixtures as nova_fixtures
 from nova.virt import event as virtevent
 from nova.virt.libvirt import driver as libvirt_driver
 
@@ -239,3 +240,93 @@ class TwoHostsTest(LifecycleTestBase):
         self._start_server(self.server)
         self.quiet(self.server)
         self.hang_is_detected(self.server, host="dest")
+
+
+class VolumeBackedTest(LifecycleTestBase):
+    """Quiesce, as Nova does it: a snapshot of a volume-backed server.
+
+    The API asks the compute to quiesce (``quiesce_instance``, a call),
+    snapshots the volumes in Cinder, then casts ``unquiesce_instance``,
+    which waits for the volume snapshots and thaws. The boot volume's
+    image metadata has ``hw_qemu_guest_agent`` (Nova's
+    ``CinderFixture.IMAGE_BACKED_VOL_QUIESCE``), so the driver's
+    ``quiesce`` runs: fakelibvirt's ``fsFreeze`` stops the guest's agent
+    here, and its ``fsThaw`` lets it run again only after the guest was
+    silent for longer than the flavor takes to lose a heartbeat.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.describe_volumes()
+        self.start_compute()
+        self.server = self.boot_from_volume()
+
+    def describe_volumes(self) -> None:
+        """Give CinderFixture's volumes the description Cinder gives.
+
+        ``snapshot_volume_backed`` reads ``display_description``, which
+        Nova's fixture leaves out (its own tests of it stop at a failed
+        quiesce).
+        """
+        get = self.cinder.fake_get
+
+        def described(api: typing.Any, context: typing.Any, volume_id: str,
+                      microversion: typing.Optional[str] = None,
+                      ) -> typing.Dict[str, typing.Any]:
+            volume: typing.Dict[str, typing.Any] = get(
+                context, volume_id, microversion)
+            volume.setdefault("display_description", "")
+            return volume
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.volume.cinder.API.get", described))
+
+    def boot_from_volume(self) -> Server:
+        request = self._build_server(flavor_id=self.heartbeat_flavor(),
+                                     networks="none")
+        request.pop("imageRef")
+        request["block_device_mapping_v2"] = [{
+            "boot_index": 0, "source_type": "volume",
+            "destination_type": "volume",
+            "uuid": nova_fixtures.CinderFixture.IMAGE_BACKED_VOL_QUIESCE}]
+        server: Server = self._wait_for_state_change(
+            self.api.post_server({"server": request}), "ACTIVE")
+        self.assertTrue(self.has_ours(server))
+        self.guests.start(server["id"], self.socket_of(server))
+        self.wait_state(server, MonitorState.HEALTHY)
+        return server
+
+    def freeze_stops_the_guest(self) -> None:
+        guest = self.guests.guests[self.server["id"]]
+
+        def thaw(domain: typing.Any) -> None:
+            time.sleep(base.JUDGED_WITHIN)
+            guest.thaw()
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.fsFreeze",
+            lambda domain: guest.freeze()))
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.fsThaw", thaw))
+
+    def wait_for_calls(self, calls: typing.List[typing.Any]) -> None:
+        deadline = time.monotonic() + base.WAIT
+        while not calls:
+            self.assertLess(time.monotonic(), deadline, "never called")
+            time.sleep(0.1)
+
+    def test_quiesce_for_a_volume_snapshot(self) -> None:
+        quiesced, unquiesced = self.spy("quiesce"), self.spy("unquiesce")
+        self.freeze_stops_the_guest()
+        self._snapshot_server(self.server, "volume-snap")
+        self.wait_for_calls(unquiesced)
+        # compute/manager.py: driver.(un)quiesce(context, instance,
+        # image_meta), positionally.
+        for [(args, kwargs)] in (quiesced, unquiesced):
+            self.assertEqual(({}, 3), (kwargs, len(args)))
+            self.assertEqual(self.server["id"], args[1].uuid)
+            self.assertTrue(args[2].properties.hw_qemu_guest_agent)
+        self.assertEqual([], self.lost_and_restored())
+        self.wait_state(self.server, MonitorState.HEALTHY)
+        self.quiet(self.server)
+        self.hang_is_detected(self.server)
