@@ -22,6 +22,9 @@ placement and a compute on fake libvirt, in-process. On top:
 * the monitor runs with the heartbeat channel only: the fake libvirt has
   no ``open()`` or agent commands for the monitor's own connection, so
   :meth:`HeartbeatLibvirtDriver.heartbeat_libvirt` says "no libvirt";
+* fakelibvirt's ``XMLDesc`` keeps the channels and the panic device the
+  domain was defined with, as libvirt does (:func:`kept_devices`): Nova
+  reads that XML back at rescue, and creates it again at unrescue;
 * the harness delivers no libvirt lifecycle events, so tests inject them
   (:meth:`HeartbeatTestBase.inject`);
 * every monitor is stopped and joined when the test ends (Nova stops its
@@ -38,9 +41,11 @@ import tempfile
 import threading
 import time
 import typing
+import xml.etree.ElementTree as etree
 
 import fixtures
 from nova import conf as nova_conf
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt import event as virtevent
 from oslo_utils.fixture import uuidsentinel as uuids
@@ -71,6 +76,25 @@ HEARTBEAT_THREADS = "heartbeat-"
 
 def _no_libvirt(self: typing.Any) -> None:
     return None
+
+
+#: The devices of a defined domain that fakelibvirt's XMLDesc leaves out.
+KEPT_DEVICES = ("channel", "panic")
+
+
+def kept_devices(described: str, defined: str) -> str:
+    """``described`` with the channels and panic device of ``defined``."""
+    if not defined:
+        return described
+    root = etree.fromstring(described)
+    devices = root.find("devices")
+    if devices is None:
+        devices = etree.SubElement(root, "devices")
+    definition = etree.fromstring(defined)
+    for tag in KEPT_DEVICES:
+        for device in definition.iterfind("devices/" + tag):
+            devices.append(device)
+    return etree.tostring(root, encoding="unicode")
 
 
 class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
@@ -106,6 +130,7 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
         self.guests = self.useFixture(qemu.GuestFixture(self.socket_dir))
         self.xml: typing.Dict[str, str] = {}
         self._record_guest_xml()
+        self._keep_our_devices()
         self.image_id = self._qga_image()
 
     def _setup_compute_service(self) -> None:
@@ -157,6 +182,67 @@ class HeartbeatTestBase(libvirt_base.ServersTestBase):  # type: ignore[misc]
 
         self.useFixture(fixtures.MonkeyPatch(
             "nova.virt.libvirt.guest.Guest.create", classmethod(create)))
+
+    def _keep_our_devices(self) -> None:
+        """Make fakelibvirt's ``XMLDesc`` keep our devices, as libvirt does.
+
+        fakelibvirt renders a domain's XML from its own template, which
+        has no channels and no panic device. Nova reads that XML back
+        (rescue saves it as ``unrescue.xml``, which unrescue then
+        creates), so each domain's defined XML is kept where libvirt
+        hands it over (``defineXML``, ``createXML``) and its channels and
+        panic device are put back into what ``XMLDesc`` returns.
+        """
+        domain = fakelibvirt.Domain
+        parse, describe = domain._parse_definition, domain.XMLDesc
+
+        def _parse_definition(dom: typing.Any, xml: str) -> typing.Any:
+            dom.heartbeat_defined_xml = xml
+            return parse(dom, xml)
+
+        def xml_desc(dom: typing.Any, flags: int) -> str:
+            return kept_devices(describe(dom, flags),
+                                getattr(dom, "heartbeat_defined_xml", ""))
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain._parse_definition",
+            _parse_definition))
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.XMLDesc", xml_desc))
+
+    def keep_running_when_undefined(self) -> None:
+        """Undefine and define a running domain as libvirt does.
+
+        libvirt keeps a running domain that is undefined (it becomes
+        transient) and, when it is defined again, takes the new
+        definition without stopping it. fakelibvirt forgets the domain
+        at the undefine, and its ``defineXML`` makes a new, shut off one.
+        Nova's live snapshot does both (``_live_snapshot``: the block
+        copy needs a transient domain).
+        """
+        undefine, define = fakelibvirt.Domain.undefine, \
+            fakelibvirt.Connection.defineXML
+
+        def undefine_running(dom: typing.Any) -> None:
+            if dom._state == fakelibvirt.VIR_DOMAIN_RUNNING:
+                dom._transient = True
+            else:
+                undefine(dom)
+
+        def define_again(conn: typing.Any, xml: str) -> typing.Any:
+            name = etree.fromstring(xml).findtext("name")
+            dom = conn._vms.get(name)
+            if dom is None or not dom._transient:
+                return define(conn, xml)
+            dom._def = dom._parse_definition(xml)
+            dom._transient = False
+            return dom
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.undefine", undefine_running))
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Connection.defineXML",
+            define_again))
 
     def _qga_image(self) -> str:
         image = copy.deepcopy(self.glance.image1)

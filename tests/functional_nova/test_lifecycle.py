@@ -29,6 +29,7 @@ import typing
 import fixtures
 from nova import context as nova_context
 from nova import objects
+from nova.tests import fixtures as nova_fixtures
 from nova.virt import event as virtevent
 from nova.virt.libvirt import driver as libvirt_driver
 
@@ -36,6 +37,7 @@ from nova_vm_heartbeat.monitor.machine import MonitorState
 from tests.functional_nova import base
 from tests.functional_nova.test_guest_xml import channels
 from tests.functional_nova.test_guest_xml import HEARTBEAT
+from tests.functional_nova.test_panic import panic_models
 
 E = virtevent
 Server = typing.Dict[str, typing.Any]
@@ -61,6 +63,17 @@ class LifecycleTestBase(base.HeartbeatTestBase):
 
     def has_channel(self, server: Server) -> bool:
         return HEARTBEAT in channels(self.xml[server["id"]])
+
+    def has_ours(self, server: Server) -> bool:
+        """The heartbeat channel and the panic device, both or neither.
+
+        From the XML the driver last created the guest with.
+        """
+        xml = self.xml[server["id"]]
+        channel, panic = self.has_channel(server), panic_models(xml) != []
+        self.assertEqual(channel, panic, "channel %s, panic device %s in %s"
+                         % (channel, panic, xml))
+        return channel
 
     def launched_long_ago(self, server: Server) -> None:
         """As Nova's record says of a server that has lived a while."""
@@ -114,19 +127,19 @@ class OneHostTest(LifecycleTestBase):
 
     def test_resize_and_revert(self) -> None:
         self._resize_server(self.server, self.heartbeat_flavor(interval="2"))
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._revert_resize(self.server)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
     def test_resize_to_and_from_a_flavor_without_heartbeat(self) -> None:
         self._resize_server(self.server, str(self._create_flavor()))
-        self.assertFalse(self.has_channel(self.server))
+        self.assertFalse(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.wait_state(self.server, None)  # no longer monitored
         self._resize_server(self.server, self.heartbeat_flavor())
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.quiet(self.server)
         self.hang_is_detected(self.server)
@@ -134,22 +147,22 @@ class OneHostTest(LifecycleTestBase):
     def test_hard_reboot_keeps_the_channel(self) -> None:
         self.launched_long_ago(self.server)
         self._reboot_server(self.server, hard=True)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
     def test_rescue_is_not_judged_even_after_libvirts_late_start(
             self) -> None:
+        self.assertTrue(self.has_ours(self.server))
         self._rescue_server(self.server)
-        self.assertFalse(self.has_channel(self.server))  # a rescue image
+        self.assertFalse(self.has_ours(self.server))  # a rescue image
         # libvirt's STARTED for the rescue domain, after rescue() returned
         self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
         self.quiet(self.server)
         self.assertEqual(MonitorState.INACTIVE, self.state(self.server))
         self._unrescue_server(self.server)
-        # Unrescue restores the XML libvirt gave back before the rescue
-        # (fakelibvirt's XMLDesc drops the channels, real libvirt keeps
-        # them): not checked here.
+        # Unrescue creates the XML libvirt gave back before the rescue.
+        self.assertTrue(self.has_ours(self.server))
         self.inject(self.server, E.EVENT_LIFECYCLE_STARTED)
         self.quiet(self.server)
         self.hang_is_detected(self.server)
@@ -177,7 +190,7 @@ class OneHostTest(LifecycleTestBase):
     def test_rebuild_boots_with_a_full_grace(self) -> None:
         self.launched_long_ago(self.server)
         self._rebuild_server(self.server, self.image_id)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
@@ -188,7 +201,7 @@ class OneHostTest(LifecycleTestBase):
         self._shelve_server(self.server)
         self.wait_state(self.server, None)  # offloaded: not on this host
         self._unshelve_server(self.server)
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
@@ -203,7 +216,7 @@ class TwoHostsTest(LifecycleTestBase):
 
     def test_cold_migration_and_confirm(self) -> None:
         self._migrate_server(self.server, host="dest")
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self._confirm_resize(self.server)
         self.wait_state(self.server, None, host="src")
         self.quiet(self.server)
@@ -219,7 +232,7 @@ class TwoHostsTest(LifecycleTestBase):
             self.api.get_services(host="src",
                                   binary="nova-compute")[0]["id"], True)
         self._evacuate_server(self.server, expected_host="dest")
-        self.assertTrue(self.has_channel(self.server))
+        self.assertTrue(self.has_ours(self.server))
         self.wait_state(self.server, MonitorState.INACTIVE, host="dest")
         self.quiet(self.server)
         self.assertEqual(MonitorState.INACTIVE,
@@ -227,3 +240,93 @@ class TwoHostsTest(LifecycleTestBase):
         self._start_server(self.server)
         self.quiet(self.server)
         self.hang_is_detected(self.server, host="dest")
+
+
+class VolumeBackedTest(LifecycleTestBase):
+    """Quiesce, as Nova does it: a snapshot of a volume-backed server.
+
+    The API asks the compute to quiesce (``quiesce_instance``, a call),
+    snapshots the volumes in Cinder, then casts ``unquiesce_instance``,
+    which waits for the volume snapshots and thaws. The boot volume's
+    image metadata has ``hw_qemu_guest_agent`` (Nova's
+    ``CinderFixture.IMAGE_BACKED_VOL_QUIESCE``), so the driver's
+    ``quiesce`` runs: fakelibvirt's ``fsFreeze`` stops the guest's agent
+    here, and its ``fsThaw`` lets it run again only after the guest was
+    silent for longer than the flavor takes to lose a heartbeat.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.describe_volumes()
+        self.start_compute()
+        self.server = self.boot_from_volume()
+
+    def describe_volumes(self) -> None:
+        """Give CinderFixture's volumes the description Cinder gives.
+
+        ``snapshot_volume_backed`` reads ``display_description``, which
+        Nova's fixture leaves out (its own tests of it stop at a failed
+        quiesce).
+        """
+        get = self.cinder.fake_get
+
+        def described(api: typing.Any, context: typing.Any, volume_id: str,
+                      microversion: typing.Optional[str] = None,
+                      ) -> typing.Dict[str, typing.Any]:
+            volume: typing.Dict[str, typing.Any] = get(
+                context, volume_id, microversion)
+            volume.setdefault("display_description", "")
+            return volume
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.volume.cinder.API.get", described))
+
+    def boot_from_volume(self) -> Server:
+        request = self._build_server(flavor_id=self.heartbeat_flavor(),
+                                     networks="none")
+        request.pop("imageRef")
+        request["block_device_mapping_v2"] = [{
+            "boot_index": 0, "source_type": "volume",
+            "destination_type": "volume",
+            "uuid": nova_fixtures.CinderFixture.IMAGE_BACKED_VOL_QUIESCE}]
+        server: Server = self._wait_for_state_change(
+            self.api.post_server({"server": request}), "ACTIVE")
+        self.assertTrue(self.has_ours(server))
+        self.guests.start(server["id"], self.socket_of(server))
+        self.wait_state(server, MonitorState.HEALTHY)
+        return server
+
+    def freeze_stops_the_guest(self) -> None:
+        guest = self.guests.guests[self.server["id"]]
+
+        def thaw(domain: typing.Any) -> None:
+            time.sleep(base.JUDGED_WITHIN)
+            guest.thaw()
+
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.fsFreeze",
+            lambda domain: guest.freeze()))
+        self.useFixture(fixtures.MonkeyPatch(
+            "nova.tests.fixtures.libvirt.Domain.fsThaw", thaw))
+
+    def wait_for_calls(self, calls: typing.List[typing.Any]) -> None:
+        deadline = time.monotonic() + base.WAIT
+        while not calls:
+            self.assertLess(time.monotonic(), deadline, "never called")
+            time.sleep(0.1)
+
+    def test_quiesce_for_a_volume_snapshot(self) -> None:
+        quiesced, unquiesced = self.spy("quiesce"), self.spy("unquiesce")
+        self.freeze_stops_the_guest()
+        self._snapshot_server(self.server, "volume-snap")
+        self.wait_for_calls(unquiesced)
+        # compute/manager.py: driver.(un)quiesce(context, instance,
+        # image_meta), positionally.
+        for [(args, kwargs)] in (quiesced, unquiesced):
+            self.assertEqual(({}, 3), (kwargs, len(args)))
+            self.assertEqual(self.server["id"], args[1].uuid)
+            self.assertTrue(args[2].properties.hw_qemu_guest_agent)
+        self.assertEqual([], self.lost_and_restored())
+        self.wait_state(self.server, MonitorState.HEALTHY)
+        self.quiet(self.server)
+        self.hang_is_detected(self.server)

@@ -140,9 +140,11 @@ class GuestStarter:
         self.directory = directory
         self.started: typing.List[guests.Guest] = []
 
-    def __call__(self, **fields: typing.Any) -> guests.Guest:
-        spec = domains.DomainSpec(image=self.image,
-                                  directory=self.directory, **fields)
+    def __call__(self, spec_type: typing.Type[domains.DomainSpec]
+                 = domains.DomainSpec,
+                 **fields: typing.Any) -> guests.Guest:
+        spec = spec_type(image=self.image, directory=self.directory,
+                         **fields)
         guest = guests.Guest(self.modules, self.connection.get(), spec)
         self.started.append(guest)
         return guest.start()
@@ -175,6 +177,8 @@ def guest_factory(libvirt_modules: guests.Libvirt,
                   workdir: pathlib.Path,
                   ) -> typing.Iterator[guests.GuestFactory]:
     """Starts guests: ``guest_factory(**DomainSpec fields)``.
+
+    ``spec_type`` (a DomainSpec subclass) may say who writes the XML.
 
     Every guest is destroyed and undefined when the test ends, passed or
     failed, and the end of its console is printed.

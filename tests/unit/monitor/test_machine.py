@@ -216,6 +216,23 @@ def test_boot_grace_covers_a_slow_boot() -> None:
     assert sim.reports == []
 
 
+def test_a_qga_answer_does_not_end_the_boot_grace() -> None:
+    # Seen on a real cloud with the previous engine: qemu-ga answered at
+    # once, the grace ended on it, and our agent, still starting, was
+    # reported agent_failure ~18 s later. While our channel is expected,
+    # only our agent's hello (or the grace's own timer) ends the grace.
+    sim = Sim(guest=Guest(heartbeat=False), greet=False)
+    sim.signal(sig.DomainEvent(sig.Lifecycle.STARTED))
+    sim.signal(sig.ChannelConnected(sig.Channel.HEARTBEAT))
+    sim.signal(sig.QgaLifecycle(connected=True))
+    sim.run(FAST.boot_grace - 2)
+    assert sim.state() is S.STARTING and sim.reports == []
+    sim.guest.heartbeat = True
+    sim.signal(sig.AgentGreeted("boot-1"))
+    sim.run(10)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+
+
 def test_boot_grace_is_bounded() -> None:
     sim = Sim(guest=Guest(heartbeat=False), greet=False)
     sim.run(FAST.boot_grace + 1)
