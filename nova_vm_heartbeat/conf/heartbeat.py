@@ -226,6 +226,23 @@ Recovery requests granted per hour to all the guests of this host
 together. Beyond it, guests are refused until the hour slides on.
 """),
     cfg.FloatOpt(
+        "qga_check_interval",
+        default=30.0,
+        min=0.1,
+        help="""
+Seconds between two QEMU guest agent challenges of an instance while our
+heartbeat channel answers (QGA on demand).
+
+A QGA challenge goes through libvirtd and costs the host about a hundred
+times what a heartbeat costs, so while our agent answers, QGA is only
+checked now and then to know it is there. When a heartbeat is missed,
+QGA is challenged at once and then at the instance's interval, so that
+the verdict's fault class (``agent_failure`` or ``guest_hung``) is known
+when it is due. Instances whose agent never said hello, or that have no
+heartbeat channel, use QGA as their heartbeat at their interval. Values
+below an instance's interval act as its interval.
+"""),
+    cfg.FloatOpt(
         "maintenance_budget",
         default=7200.0,
         min=0.0,
