@@ -14,35 +14,36 @@
 """What a host really pays per monitored instance, on real TCG guests.
 
 Boots ``--guests`` real TCG guests on qemu:///system (run as root; the
-host prepared and the guest image built as for the hypervisor test tier)
-for each channel mix:
+host prepared and the guest image built as for the hypervisor test tier),
+each with our heartbeat channel and the QGA channel, our agent inside,
+interval 1 s (their ``<hb:heartbeat>``). Then, for each source tree
+(``--code NAME=DIR``, e.g. main's code before a change and the working
+tree after it, measured on the same guests one after the other) and each
+channel mix, it runs ``nova-vm-heartbeat-monitor`` (through
+``own_monitor.py``: only these guests, noop sink) using
 
-* ``heartbeat``: our heartbeat channel only (no QGA channel in the XML);
+* ``heartbeat``: our heartbeat channel only;
 * ``qga``: the QGA channel only, so QGA is the instance's heartbeat;
 * ``both``: both channels, our agent answering (the common case);
 
-and runs ``nova-vm-heartbeat-monitor`` (noop sink, interval 1 s from the
-guests' ``<hb:heartbeat>``) against them. Then it measures, from
-``/proc/<pid>/stat`` (utime + stime):
+and measures, from ``/proc/<pid>/stat`` (utime + stime):
 
 * the monitor's CPU over ``--window`` seconds;
 * libvirtd's CPU over the same window with the monitor running and,
-  alternately, with the monitor stopped (SIGSTOP) while the same guests
+  right after, with the monitor stopped (SIGSTOP) while the same guests
   run. libvirtd is shared with whatever else runs on the host, so only
   the difference (on minus off, ``--rounds`` pairs, the median) is
   counted as the monitor's.
 
-The fixed cost is the monitor's CPU with no guest at all. Per instance
-per second is (monitor CPU share - fixed) / guests. It prints a table
-and writes every figure to ``--json`` (``build/benchmarks/host_cost.json``
-by default), which ``scale.py --host-cost`` reads for its projection.
+The fixed cost is the monitor's CPU with no instance. Per instance per
+second is (monitor CPU share - fixed) / guests. It prints a table and
+writes every figure to ``--json`` (``build/benchmarks/host_cost.json``
+by default, the last tree's figures at the top level), which
+``scale.py --host-cost`` reads for its projection::
 
-``--code DIR`` runs the monitor from another source tree (e.g. ``git
-archive main | tar -x -C /tmp/main``), to measure before and after::
-
-    .venv/bin/python benchmarks/host_cost.py --code /tmp/main \\
-        --json build/benchmarks/host_cost-before.json
-    .venv/bin/python benchmarks/host_cost.py
+    git archive main | tar -x -C /tmp/main
+    .venv/bin/python benchmarks/host_cost.py --code before=/tmp/main \\
+        --code after=.
 """
 
 from __future__ import annotations
@@ -69,9 +70,8 @@ from tests.functional.hypervisor import host  # noqa: E402
 from tests.functional.hypervisor import lab as lab_  # noqa: E402
 from tests.functional.hypervisor import monitor as mon  # noqa: E402
 
-#: The channel mixes: (heartbeat channel, QGA channel).
-MIXES = {"heartbeat": (True, False), "qga": (False, True),
-         "both": (True, True)}
+#: The channel mixes (own_monitor.py --channels).
+MIXES = ("heartbeat", "qga", "both")
 #: Seconds after SIGCONT before a window starts (the loop catches up).
 RESUME_SETTLE = 2.0
 #: Our domains' names begin so; the monitor watches no other domain.
@@ -81,13 +81,20 @@ PREFIX = "issue15-"
 class OwnMonitor(mon.MonitorProcess):
     """The monitor, watching only the benchmark's domains (own_monitor)."""
 
+    def __init__(self, *args: typing.Any, prefix: str, channels: str,
+                 **kwargs: typing.Any):
+        super().__init__(*args, **kwargs)
+        self.prefix = prefix
+        self.channels = channels
+
     def start(self) -> "OwnMonitor":
         assert self.process is None, "already started"
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
             self.process = subprocess.Popen(
                 [sys.executable, str(TOP / "benchmarks" / "own_monitor.py"),
-                 "--prefix", PREFIX, "--config-file", str(self.config)],
+                 "--prefix", self.prefix, "--channels", self.channels,
+                 "--config-file", str(self.config)],
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + mon.START_TIMEOUT
         while mon.STARTED not in self.log(since_start=True):
@@ -139,18 +146,28 @@ class Run:
         self.starter = conftest.GuestStarter(modules, self.connection,
                                              image, workdir)
         self.count = 0
+        self.guests: typing.List[guests_.Guest] = []
 
-    def monitor(self) -> OwnMonitor:
+    def monitor(self, code: str, channels: str,
+                prefix: str = PREFIX) -> OwnMonitor:
         self.count += 1
         directory = self.workdir / ("monitor-%d" % self.count)
         directory.mkdir()
+        os.environ["PYTHONPATH"] = code
         return OwnMonitor(directory, "rabbit://unused:5672/", options={
             "DEFAULT": {"debug": False},
             "heartbeat_admin": {"socket_path": directory / "admin.sock"},
-            "heartbeat_sink": {"driver": "noop"}}).start()
+            "heartbeat_sink": {"driver": "noop"}},
+            prefix=prefix, channels=channels).start()
 
-    def fixed(self) -> typing.Dict[str, float]:
-        monitor = self.monitor()
+    def boot(self) -> None:
+        say("booting %d guests" % self.args.guests)
+        self.guests = [self.starter(name="%sg%d" % (PREFIX, i),
+                                    display_name="host-cost")
+                       for i in range(self.args.guests)]
+
+    def fixed(self, code: str) -> float:
+        monitor = self.monitor(code, "both", prefix="no-such-domain-")
         assert monitor.process is not None
         try:
             time.sleep(RESUME_SETTLE)
@@ -158,29 +175,22 @@ class Run:
                       for _ in range(self.args.rounds)]
         finally:
             monitor.stop()
-        return {"monitor_share": statistics.median(shares)}
+        return statistics.median(shares)
 
-    def mix(self, name: str, fixed: float) -> typing.Dict[str, typing.Any]:
-        heartbeat, qga = MIXES[name]
-        say("%s: booting %d guests" % (name, self.args.guests))
-        started = [self.starter(name="%s%s-%d" % (PREFIX, name, i),
-                                display_name="host-cost",
-                                heartbeat_channel=heartbeat,
-                                qga_channel=qga)
-                   for i in range(self.args.guests)]
-        monitor = self.monitor()
+    def mix(self, code: str, name: str,
+            fixed: float) -> typing.Dict[str, typing.Any]:
+        monitor = self.monitor(code, name)
         try:
             watcher = lab_.Lab(monitor, None)  # type: ignore[arg-type]
-            for guest in started:
+            for guest in self.guests:
                 watcher.wait_healthy(guest, 0, timeout=self.args.boot_timeout,
-                                     hello=True)
+                                     hello=name != "qga")
             time.sleep(self.args.settle)
             return self._measure(name, monitor, fixed)
         finally:
             monitor.stop()
-            self.starter.remove_all(consoles=False)
 
-    def _measure(self, name: str, monitor: mon.MonitorProcess,
+    def _measure(self, name: str, monitor: OwnMonitor,
                  fixed: float) -> typing.Dict[str, typing.Any]:
         assert monitor.process is not None
         pid = monitor.process.pid
@@ -201,12 +211,13 @@ class Run:
                 " (load %s)" % (name, number + 1, 100 * mon_share,
                                 100 * lv_share, 100 * off_lv[-1],
                                 os.getloadavg()))
-        n = self.args.guests
+        n = len(self.guests)
         monitor_share = statistics.median(on_mon)
         libvirtd_added = statistics.median(
             [a - b for a, b in zip(on_lv, off_lv)])
         return {"mix": name, "guests": n,
                 "monitor_share": round(monitor_share, 5),
+                "monitor_windows": [round(x, 5) for x in on_mon],
                 "libvirtd_on": [round(x, 5) for x in on_lv],
                 "libvirtd_off": [round(x, 5) for x in off_lv],
                 "libvirtd_added_share": round(libvirtd_added, 5),
@@ -221,53 +232,58 @@ class Run:
         self.connection.close()
 
 
-def table(fixed: float, results: typing.List[typing.Dict[str, typing.Any]]
-          ) -> None:
-    print("fixed cost (monitor, no instance): %.3f%% of one core"
-          % (100 * fixed))
-    print("%-10s %6s %16s %16s %12s" % (
+def table(code: str, fixed: float,
+          results: typing.List[typing.Dict[str, typing.Any]]) -> None:
+    print("%s: fixed cost (monitor, no instance): %.3f%% of one core"
+          % (code, 100 * fixed))
+    print("%-10s %6s %18s %19s %6s" % (
         "mix", "guests", "monitor ms/inst/s", "libvirtd ms/inst/s",
         "load"))
     for r in results:
-        print("%-10s %6d %16.3f %16.3f %12s" % (
+        print("%-10s %6d %18.3f %19.3f %6.2f" % (
             r["mix"], r["guests"], r["monitor_ms_per_instance_s"],
-            r["libvirtd_ms_per_instance_s"],
-            "%.2f" % r["load_average"][0]))
+            r["libvirtd_ms_per_instance_s"], r["load_average"][0]))
 
 
 def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--guests", type=int, default=4)
-    parser.add_argument("--boot-timeout", type=float, default=300.0,
+    parser.add_argument("--guests", type=int, default=6)
+    parser.add_argument("--boot-timeout", type=float, default=600.0,
                         help="seconds for the guests to boot and be "
                         "judged healthy (TCG on a loaded host is slow)")
-    parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--mixes", nargs="*", default=list(MIXES))
-    parser.add_argument("--code", help="run the monitor from this tree")
+    parser.add_argument("--code", action="append", default=[],
+                        metavar="NAME=DIR",
+                        help="a source tree to measure (default: this one)")
     parser.add_argument("--json", default=str(
         TOP / "build" / "benchmarks" / "host_cost.json"))
     args = parser.parse_args(argv)
-    if args.code:
-        os.environ["PYTHONPATH"] = os.path.abspath(args.code)
+    codes = [tuple(c.split("=", 1)) for c in args.code] or [("this", ".")]
     host.prepare()
     load = os.getloadavg()
+    trees: typing.Dict[str, typing.Dict[str, typing.Any]] = {}
     with host.workdir("hb-cost-") as workdir:
         run = Run(args, workdir)
         try:
-            fixed = run.fixed()["monitor_share"]
-            results = [run.mix(name, fixed) for name in args.mixes]
+            run.boot()
+            for name, tree in codes:
+                code = os.path.abspath(tree)
+                fixed = run.fixed(code)
+                results = [run.mix(code, mix, fixed) for mix in args.mixes]
+                trees[name] = {"code": code, "fixed_monitor_share": fixed,
+                               "results": results}
+                table(name, fixed, results)
         finally:
             run.close()
-    table(fixed, results)
-    figures = {"benchmark": "host_cost", "code": args.code or str(TOP),
-               "interval_s": 1.0, "window_s": args.window,
-               "rounds": args.rounds, "fixed_monitor_share": fixed,
-               "load_average_before": load,
-               "load_average_after": os.getloadavg(),
-               "results": results}
+    figures = dict(trees[codes[-1][0]], benchmark="host_cost",
+                   interval_s=1.0, window_s=args.window,
+                   rounds=args.rounds, trees=trees,
+                   load_average_before=load,
+                   load_average_after=os.getloadavg())
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=1, sort_keys=True))

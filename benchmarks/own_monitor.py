@@ -16,7 +16,9 @@
 libvirtd on a shared test host runs other people's guests too; a
 benchmark's monitor must neither challenge them nor count their cost.
 This runs the real monitor (``cmd/monitor.py``) with its instance source
-filtered to the domains whose name starts with ``--prefix``::
+filtered to the domains whose name starts with ``--prefix``, and with
+``--channels`` the channels it uses (``heartbeat``, ``qga`` or ``both``,
+whatever the domain has)::
 
     python benchmarks/own_monitor.py --prefix issue15- --config-file F
 
@@ -39,13 +41,24 @@ from nova_vm_heartbeat.cmd import signals
 class _Only:
     """An instance source that keeps the domains named ``prefix*``."""
 
-    def __init__(self, source: typing.Any, prefix: str):
+    def __init__(self, source: typing.Any, prefix: str, channels: str):
         self._source = source
         self._prefix = prefix
+        self._channels = channels
 
     def instances(self) -> typing.List[typing.Any]:
-        return [info for info in self._source.instances()
+        return [self._only(info) for info in self._source.instances()
                 if info.domain_name.startswith(self._prefix)]
+
+    def _only(self, info: typing.Any) -> typing.Any:
+        if self._channels == "both":
+            return info
+        heartbeat = self._channels == "heartbeat"
+        return dataclasses.replace(
+            info, settings=dataclasses.replace(
+                info.settings, heartbeat=heartbeat,
+                qga=info.settings.qga and not heartbeat),
+            heartbeat_socket=info.heartbeat_socket if heartbeat else None)
 
     def __getattr__(self, name: str) -> typing.Any:
         return getattr(self._source, name)
@@ -54,11 +67,14 @@ class _Only:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prefix", required=True)
+    parser.add_argument("--channels", default="both",
+                        choices=("heartbeat", "qga", "both"))
     args, rest = parser.parse_known_args()
     real = monitor.REAL.source
     monitor.REAL = dataclasses.replace(
         monitor.REAL, source=lambda uri, defaults: typing.cast(
-            typing.Any, _Only(real(uri, defaults), args.prefix)))
+            typing.Any, _Only(real(uri, defaults), args.prefix,
+                              args.channels)))
     with signals.SignalWaiter() as waiter:
         cmd.refuse_eventlet()
         return monitor.main(rest, waiter)
