@@ -40,14 +40,16 @@ import threading
 import time
 import typing
 
+from nova_vm_heartbeat.monitor import signals as sig
+from nova_vm_heartbeat.runtime import hypervisor as hv
+from nova_vm_heartbeat.runtime import qga
+
+# After the package: host_cost puts this tree first on the path.
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "benchmarks"))
 
 from host_cost import cpu  # noqa: E402
 from host_cost import libvirtd_pid  # noqa: E402
-from nova_vm_heartbeat.monitor import signals as sig  # noqa: E402
-from nova_vm_heartbeat.runtime import hypervisor as hv  # noqa: E402
-from nova_vm_heartbeat.runtime import qga  # noqa: E402
 
 
 def measure(label: str, calls: int, call: typing.Callable[[int], None],
