@@ -135,6 +135,21 @@ def window(pids: typing.Sequence[int], seconds: float) -> typing.List[float]:
     return [(cpu(pid) - was) / wall for pid, was in zip(pids, before)]
 
 
+class Spec(typing.NamedTuple):
+    uuid: str
+    heartbeat_channel: bool = True
+
+
+class Adopted(typing.NamedTuple):
+    """A guest an earlier run booted (what ``Lab.wait_healthy`` reads)."""
+
+    name: str
+    spec: Spec
+
+    def console(self) -> str:
+        return ""
+
+
 class Run:
     def __init__(self, args: argparse.Namespace, workdir: pathlib.Path):
         self.args = args
@@ -160,7 +175,20 @@ class Run:
             "heartbeat_sink": {"driver": "noop"}},
             prefix=prefix, channels=channels).start()
 
+    def adopt(self) -> None:
+        """Use the running ``PREFIX*`` domains (booted by an earlier run)."""
+        names = []
+        for domain in self.connection.get().listAllDomains():
+            if domain.name().startswith(PREFIX) and domain.isActive():
+                names.append(domain.name())
+                self.guests.append(typing.cast(guests_.Guest, Adopted(
+                    domain.name(), Spec(domain.UUIDString()))))
+        say("adopted %d running guests: %s" % (len(names), names))
+
     def boot(self) -> None:
+        if self.args.adopt:
+            self.adopt()
+            return
         say("booting %d guests" % self.args.guests)
         self.guests = [self.starter(name="%sg%d" % (PREFIX, i),
                                     display_name="host-cost")
@@ -256,6 +284,9 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--mixes", nargs="*", default=list(MIXES))
+    parser.add_argument("--adopt", action="store_true",
+                        help="measure the running %s* domains instead of "
+                        "booting guests (left running)" % PREFIX)
     parser.add_argument("--code", action="append", default=[],
                         metavar="NAME=DIR",
                         help="a source tree to measure (default: this one)")
