@@ -31,8 +31,11 @@ listening and the monitor connecting, as with QEMU. Then:
    against the target interval x threshold + 0.5 s;
 5. it times one ``status`` question over the admin socket.
 
-One line per N on stdout, then one JSON line with every figure and the
-machine's conditions. ``--smoke`` runs a small N with short windows (CI).
+One line per N on stdout, then a projection for 1,000 real instances from
+the per-instance costs ``host_cost.py`` measured on real guests (its JSON,
+``--host-cost``; skipped when there is none), then one JSON line with
+every figure and the machine's conditions. ``--smoke`` runs a small N
+with short windows (CI).
 Run from the top of the tree::
 
     .venv/bin/python benchmarks/scale.py 100 1000 10000
@@ -248,6 +251,38 @@ def line(result: typing.Dict[str, typing.Any]) -> str:
                 dmed=result["detection_median"]))
 
 
+def projection(path: str, instances: int = 1000,
+               ) -> typing.Optional[typing.Dict[str, typing.Any]]:
+    """Monitor and libvirtd CPU for ``instances`` real ones, per mix.
+
+    From ``host_cost.py``'s JSON: the fixed cost plus ``instances`` times
+    each mix's cost per instance per second (at its 1 s interval).
+    """
+    if not os.path.exists(path):
+        return None
+    with open(path) as source:
+        measured = json.load(source)
+    fixed = measured["fixed_monitor_share"]
+    mixes = {}
+    for row in measured["results"]:
+        mixes[row["mix"]] = {
+            "monitor_share": round(fixed + instances * row[
+                "monitor_ms_per_instance_s"] / 1000, 4),
+            "libvirtd_share": round(instances * row[
+                "libvirtd_ms_per_instance_s"] / 1000, 4)}
+    return {"instances": instances, "from": path, "mixes": mixes,
+            "measured_load_average": measured.get("load_average_after")}
+
+
+def projection_lines(projected: typing.Dict[str, typing.Any]
+                     ) -> typing.List[str]:
+    return ["projected, %d real instances at 1 s, %-9s: monitor %5.1f%% "
+            "+ libvirtd %5.1f%% of one core (per-instance costs from %s)"
+            % (projected["instances"], mix, 100 * f["monitor_share"],
+               100 * f["libvirtd_share"], projected["from"])
+            for mix, f in projected["mixes"].items()]
+
+
 def machine() -> typing.Dict[str, typing.Any]:
     with open("/proc/cpuinfo") as cpuinfo:
         models = [ln.split(":", 1)[1].strip() for ln in cpuinfo
@@ -277,6 +312,10 @@ def parse(argv: typing.Optional[typing.Sequence[str]] = None
     parser.add_argument("--silence", type=int, default=20,
                         help="guests silenced to measure detection")
     parser.add_argument("--ramp-timeout", type=float, default=120.0)
+    parser.add_argument("--host-cost", default=os.path.join(
+        HERE, os.pardir, "build", "benchmarks", "host_cost.json"),
+        help="host_cost.py's JSON, for the projection to 1,000 real "
+        "instances (default: build/benchmarks/host_cost.json)")
     parser.add_argument("--metrics-port", type=int, default=0,
                         help="serve the metrics endpoint on this port "
                         "while measuring (default: off)")
@@ -300,10 +339,13 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         results.append(result)
         print(line(result), flush=True)
     conditions["load_average_after"] = os.getloadavg()
+    projected = projection(os.path.normpath(args.host_cost))
+    for text in projection_lines(projected) if projected else []:
+        print(text, flush=True)
     print(json.dumps({"benchmark": "scale", "interval": args.interval,
                       "timeout": args.timeout, "threshold": args.threshold,
                       "window": args.window, "machine": conditions,
-                      "results": results}))
+                      "results": results, "projected": projected}))
     return 0
 
 

@@ -47,7 +47,7 @@ what a guest may send.
 defaults_opts: typing.List[cfg.Opt] = [
     cfg.FloatOpt(
         "interval",
-        default=10.0,
+        default=1.0,
         min=0.1,
         help="""
 Seconds between two challenges on each channel of an instance.
@@ -56,6 +56,15 @@ This is the interval of instances whose flavor does not set
 ``hw:heartbeat_interval``. Like a flavor's value, it is clamped between
 ``min_interval`` and ``max_interval``.
 
+With the defaults (1 s, threshold 3), a hung guest is reported about
+3 s after it hangs (at most ``interval * failure_threshold``). Our
+heartbeat is cheap (tens of microseconds of the monitor's CPU per
+instance and second); QGA is challenged at this interval only while our
+heartbeat misses (see ``qga_check_interval``). A longer interval costs
+proportionally less and detects proportionally later; a short one also
+makes a guest that stalls for a few seconds (heavy swapping, a host
+overloaded) more likely to be reported.
+
 Related options:
 
 * ``min_interval``, ``max_interval``
@@ -63,7 +72,7 @@ Related options:
 """),
     cfg.FloatOpt(
         "timeout",
-        default=5.0,
+        default=1.0,
         min=0.1,
         help="""
 Seconds a challenge may wait for its answer before it counts as missed.
@@ -224,6 +233,23 @@ and the refusal is counted; no notification is sent.
         help="""
 Recovery requests granted per hour to all the guests of this host
 together. Beyond it, guests are refused until the hour slides on.
+"""),
+    cfg.FloatOpt(
+        "qga_check_interval",
+        default=30.0,
+        min=0.1,
+        help="""
+Seconds between two QEMU guest agent challenges of an instance while our
+heartbeat channel answers (QGA on demand).
+
+A QGA challenge goes through libvirtd and costs the host about a hundred
+times what a heartbeat costs, so while our agent answers, QGA is only
+checked now and then to know it is there. When a heartbeat is missed,
+QGA is challenged at once and then at the instance's interval, so that
+the verdict's fault class (``agent_failure`` or ``guest_hung``) is known
+when it is due. Instances whose agent never said hello, or that have no
+heartbeat channel, use QGA as their heartbeat at their interval. Values
+below an instance's interval act as its interval.
 """),
     cfg.FloatOpt(
         "maintenance_budget",

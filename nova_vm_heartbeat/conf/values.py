@@ -45,7 +45,7 @@ _BOUNDS_FIELDS = (
     "max_boot_grace", "max_maintenance", "max_operation", "max_lifecycle",
     "rearm_grace", "verdict_burst", "verdict_interval",
     "maintenance_budget", "maintenance_window", "request_cooldown",
-    "requests_per_hour",
+    "requests_per_hour", "qga_check_interval",
 )
 
 _LIMITS_FIELDS = (

@@ -150,6 +150,10 @@ ESCALATES = frozenset({vd.FaultClass.AGENT_FAILURE})
 #: States in which silence is judged (misses count towards a verdict).
 JUDGING = frozenset({S.HEALTHY, S.SUSPECT, S.UNHEALTHY})
 
+#: States in which QGA is only checked now and then while our heartbeat
+#: channel answers (QGA on demand).
+RELAXED = frozenset({S.HEALTHY, S.UNHEALTHY})
+
 
 def next_state(state: MonitorState, trigger: Trigger) -> MonitorState:
     """The state that follows ``trigger`` in ``state``."""
@@ -320,6 +324,7 @@ class InstanceMonitor:
         self._settle(now, actions)
         if type(signal) is sig.AgentGreeted and self.state is S.STARTING:
             self._end_grace(now)
+        self._pace_qga(now)
         return actions
 
     def _end_grace(self, now: float) -> None:
@@ -654,7 +659,34 @@ class InstanceMonitor:
         elif self.state in (S.SUSPENDED, S.INACTIVE):
             self._fire(now, T.RESUME, actions)
 
+    def _pace_qga(self, now: float) -> None:
+        """QGA on demand: rare while our heartbeat answers, else at once.
+
+        While our channel decides and answers, QGA is only checked every
+        ``qga_check_interval``. On our channel's first miss (or when it
+        cannot decide: no hello yet, the agent left) QGA is challenged at
+        once and then every interval, so that QGA's answer is fresh when
+        a verdict's fault class is decided.
+        """
+        qga = self._probes.get(QGA)
+        if qga is None:
+            return
+        heartbeat = self._probes.get(HB)
+        relaxed = (heartbeat is not None and heartbeat.usable
+                   and not heartbeat.misses
+                   and self._primary() is heartbeat
+                   and self.state in RELAXED)
+        interval = self.settings.interval
+        if relaxed:
+            interval = max(interval, self.bounds.qga_check_interval)
+        if interval == qga.interval:
+            return
+        qga.configure(interval, self.settings.timeout)
+        if not relaxed:
+            qga.hurry(now)
+
     def _challenge(self, now: float, actions: Actions) -> None:
+        self._pace_qga(now)
         if not self._running or self.state is S.SUSPENDED:
             return
         for channel, probe in self._probes.items():

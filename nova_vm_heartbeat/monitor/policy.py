@@ -36,8 +36,8 @@ class Settings:
     :param qga: whether the instance has the QEMU guest agent channel.
     """
 
-    interval: float = 10.0
-    timeout: float = 5.0
+    interval: float = 1.0
+    timeout: float = 1.0
     failure_threshold: int = 3
     boot_grace: float = 300.0
     heartbeat: bool = True
@@ -77,6 +77,9 @@ class Bounds:
     request_cooldown: float = 900.0
     #: Recovery requests granted per hour on the whole host.
     requests_per_hour: int = 10
+    #: Seconds between two QGA challenges while our heartbeat channel
+    #: answers (QGA on demand); never less than the instance's interval.
+    qga_check_interval: float = 30.0
 
     def clamp(self, wanted: Settings) -> Settings:
         """Return ``wanted`` within these bounds.

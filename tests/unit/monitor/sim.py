@@ -75,6 +75,8 @@ class Sim:
                                        requests=requests)
         self.reports: typing.List[typing.Tuple[float, vd.Verdict]] = []
         self.acks: typing.List[act.SendAck] = []
+        #: When each QGA challenge was sent.
+        self.qga_syncs: typing.List[float] = []
         self._queue: typing.List[typing.Tuple[float, int, sig.Signal]] = []
         self._order = itertools.count()
         self._cpu = 0.0
@@ -149,6 +151,7 @@ class Sim:
                         action.seq, self.guest.health,
                         self.guest.components))
             elif isinstance(action, act.SyncAgent):
+                self.qga_syncs.append(self.now)
                 if self.guest.qga_error is not None:
                     self.later(self.guest.rtt, sig.QgaFailed(
                         action.seq, self.guest.qga_error))

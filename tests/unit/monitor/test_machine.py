@@ -418,9 +418,74 @@ def test_qga_busy_is_not_a_miss() -> None:
 def test_qga_unresponsive_is_a_miss() -> None:
     sim = healthy_sim()
     sim.guest.qga_error = sig.AgentError.UNRESPONSIVE
-    sim.run(10)
-    assert sim.monitor.status(sim.now).channels[1].misses >= 9
+    sim.run(4 * BOUNDS.qga_check_interval)
+    assert sim.monitor.status(sim.now).channels[1].misses >= 3
     assert sim.reports == []
+
+
+# -- QGA on demand ----------------------------------------------------------
+
+def test_qga_is_checked_rarely_while_the_heartbeat_answers() -> None:
+    sim = healthy_sim()
+    start = sim.now
+    sim.run(10 * BOUNDS.qga_check_interval)
+    syncs = [t for t in sim.qga_syncs if t >= start]
+    assert 9 <= len(syncs) <= 11
+    gaps = [b - a for a, b in zip(syncs, syncs[1:])]
+    assert min(gaps) >= BOUNDS.qga_check_interval - FAST.interval
+
+
+def test_qga_is_challenged_at_the_first_heartbeat_miss() -> None:
+    sim = healthy_sim()
+    sim.run(BOUNDS.qga_check_interval / 2)  # the last check is long past
+    sim.guest.heartbeat = False
+    silenced = sim.now
+    latency = detection_latency(sim)
+    syncs = [t for t in sim.qga_syncs if t > silenced]
+    # The first miss is known within interval + timeout of the silence.
+    assert syncs and syncs[0] <= silenced + FAST.interval + FAST.timeout
+    # Then every interval, so that QGA is fresh when the verdict is due.
+    assert len([t for t in syncs if t <= silenced + latency]) >= 2
+    assert sim.kinds() == [(LOST, "agent_failure")]
+    assert latency <= FAST.interval * FAST.failure_threshold + 0.5
+
+
+def test_qga_is_relaxed_again_once_the_heartbeat_answers() -> None:
+    sim = healthy_sim()
+    sim.guest.heartbeat = False
+    sim.run(FAST.interval + FAST.timeout + 0.5)  # one miss, no verdict
+    sim.guest.heartbeat = True
+    sim.run(5)
+    assert sim.reports == [] and sim.state() is S.HEALTHY
+    settled = sim.now
+    sim.run(2 * BOUNDS.qga_check_interval)
+    assert len([t for t in sim.qga_syncs if t > settled]) <= 3
+
+
+def test_qga_is_challenged_every_interval_until_the_agent_says_hello(
+        ) -> None:
+    sim = Sim(guest=Guest(heartbeat=False), greet=False)
+    sim.run(10)
+    assert len(sim.qga_syncs) >= 9
+
+
+def test_qga_decides_every_interval_without_our_channel() -> None:
+    settings = dataclasses.replace(FAST, heartbeat=False)
+    sim = Sim(settings, greet=False)
+    sim.run(10)
+    assert sim.state() is S.HEALTHY
+    start = sim.now
+    sim.run(10)
+    assert len([t for t in sim.qga_syncs if t > start]) >= 9
+
+
+def test_qga_is_the_heartbeat_after_the_agent_stopped() -> None:
+    sim = healthy_sim()
+    sim.signal(sig.AgentLeft(events.ByeReason.AGENT_STOP))
+    sim.guest.heartbeat = False
+    start = sim.now
+    sim.run(10)
+    assert len([t for t in sim.qga_syncs if t > start]) >= 9
 
 
 def test_host_stall_is_forgiven() -> None:

@@ -72,6 +72,42 @@ def test_an_echoed_id_is_an_answer() -> None:
     assert harness.domain.qga.timeouts == [1]  # whole seconds, at least 1
 
 
+class CountingHypervisor(Hypervisor):
+    """Counts domain lookups (each is a round trip to libvirtd)."""
+
+    lookups = 0
+
+    def domain(self, uuid: str) -> typing.Any:
+        self.lookups += 1
+        return super().domain(uuid)
+
+
+def test_the_domain_is_looked_up_once_per_connection() -> None:
+    harness = Harness()
+    hypervisor = CountingHypervisor(harness.fake, "qemu:///system",
+                                    harness.fake.libvirt_qemu)
+    harness.prober.hypervisor = hypervisor
+    for seq in range(1, 6):
+        assert harness.sync(seq=seq) == sig.QgaAnswered(seq)
+    assert hypervisor.lookups == 1
+    hypervisor.close()  # a new connection: new handles
+    assert harness.sync(seq=6) == sig.QgaAnswered(6)
+    assert hypervisor.lookups == 2
+
+
+def test_an_error_drops_the_domain_handle() -> None:
+    harness = Harness()
+    hypervisor = CountingHypervisor(harness.fake, "qemu:///system",
+                                    harness.fake.libvirt_qemu)
+    harness.prober.hypervisor = hypervisor
+    assert harness.sync(seq=1) == sig.QgaAnswered(1)
+    harness.domain.qga.mode = "error"
+    assert harness.sync(seq=2) == sig.QgaFailed(2, E.NOT_CONNECTED)
+    harness.domain.qga.mode = "answer"
+    assert harness.sync(seq=3) == sig.QgaAnswered(3)
+    assert hypervisor.lookups == 2
+
+
 @pytest.mark.parametrize("mode,code,message,expected", [
     ("wrong_id", 0, "", E.UNRESPONSIVE),
     ("garbage", 0, "", E.UNRESPONSIVE),
