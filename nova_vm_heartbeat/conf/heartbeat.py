@@ -47,7 +47,7 @@ what a guest may send.
 defaults_opts: typing.List[cfg.Opt] = [
     cfg.FloatOpt(
         "interval",
-        default=1.0,
+        default=10.0,
         min=0.1,
         help="""
 Seconds between two challenges on each channel of an instance.
@@ -56,15 +56,6 @@ This is the interval of instances whose flavor does not set
 ``hw:heartbeat_interval``. Like a flavor's value, it is clamped between
 ``min_interval`` and ``max_interval``.
 
-With the defaults (1 s, threshold 3), a hung guest is reported about
-3 s after it hangs (at most ``interval * failure_threshold``). Our
-heartbeat is cheap (tens of microseconds of the monitor's CPU per
-instance and second); QGA is challenged at this interval only while our
-heartbeat misses (see ``qga_check_interval``). A longer interval costs
-proportionally less and detects proportionally later; a short one also
-makes a guest that stalls for a few seconds (heavy swapping, a host
-overloaded) more likely to be reported.
-
 Related options:
 
 * ``min_interval``, ``max_interval``
@@ -72,7 +63,7 @@ Related options:
 """),
     cfg.FloatOpt(
         "timeout",
-        default=1.0,
+        default=5.0,
         min=0.1,
         help="""
 Seconds a challenge may wait for its answer before it counts as missed.

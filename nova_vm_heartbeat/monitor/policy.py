@@ -36,8 +36,8 @@ class Settings:
     :param qga: whether the instance has the QEMU guest agent channel.
     """
 
-    interval: float = 1.0
-    timeout: float = 1.0
+    interval: float = 10.0
+    timeout: float = 5.0
     failure_threshold: int = 3
     boot_grace: float = 300.0
     heartbeat: bool = True

@@ -46,7 +46,7 @@ def test_every_group_registers(conf):
 
 def test_register_twice_is_harmless(conf):
     heartbeat_conf.register_opts(conf)
-    assert conf.heartbeat.interval == 1.0
+    assert conf.heartbeat.interval == 10.0
 
 
 def test_list_opts_shape():
@@ -63,9 +63,9 @@ def test_list_opts_shape():
 def test_list_opts_returns_copies():
     listed = dict((group.name, options) for group, options in opts.list_opts())
     listed["heartbeat"][0].default = 99.0
-    assert heartbeat.defaults_opts[0].default == 1.0
+    assert heartbeat.defaults_opts[0].default == 10.0
     again = dict((g.name, o) for g, o in opts.list_opts())
-    assert again["heartbeat"][0].default == 1.0
+    assert again["heartbeat"][0].default == 10.0
 
 
 def test_configs_do_not_share_state():
