@@ -36,6 +36,7 @@ import typing
 from nova_vm_heartbeat import cmd
 from nova_vm_heartbeat.cmd import monitor
 from nova_vm_heartbeat.cmd import signals
+from nova_vm_heartbeat.sources import impl_libvirt
 
 
 class _Only:
@@ -70,11 +71,14 @@ def main() -> int:
     parser.add_argument("--channels", default="both",
                         choices=("heartbeat", "qga", "both"))
     args, rest = parser.parse_known_args()
-    real = monitor.REAL.source
-    monitor.REAL = dataclasses.replace(
-        monitor.REAL, source=lambda uri, defaults: typing.cast(
-            typing.Any, _Only(real(uri, defaults), args.prefix,
-                              args.channels)))
+    # monitor.build() makes impl_libvirt.LibvirtSource(uri, defaults):
+    # the filtered source takes its place for this process.
+    real = impl_libvirt.LibvirtSource
+
+    def filtered(uri: str, defaults: typing.Any) -> typing.Any:
+        return _Only(real(uri, defaults), args.prefix, args.channels)
+
+    impl_libvirt.LibvirtSource = filtered  # type: ignore[misc,assignment]
     with signals.SignalWaiter() as waiter:
         cmd.refuse_eventlet()
         return monitor.main(rest, waiter)
