@@ -221,12 +221,6 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
                                   hb.verdict_timeout)
         time.sleep(hb.interval * (hb.failure_threshold + 1))
 
-    def compute_log_since(self, marker: str) -> str:
-        """nova-compute's log after the line that holds ``marker``."""
-        text = self.host("compute-log")
-        at = text.rfind(marker)
-        return text[at:] if at >= 0 else text
-
     # --- what the cloud says ------------------------------------------------
 
     def actions(self, server_id: str) -> typing.List[str]:

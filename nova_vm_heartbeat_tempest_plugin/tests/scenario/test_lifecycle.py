@@ -133,7 +133,7 @@ class LifecycleNoAlarmTest(base.HeartbeatScenarioTest):
                          "due %d s after boot)" % delay)
         self.assertEqual([], self.masakari_notifications(sid))
         if hb.host_access and hb.host_command:
-            log = self.compute_log_since(sid)
+            log = self.host("compute-log")
             lines = [line for line in log.splitlines() if sid in line
                      and "snapshot process" in line]
             self.assertTrue(lines, "no snapshot line about %s in "
