@@ -115,10 +115,12 @@ class LifecycleNoAlarmTest(base.HeartbeatScenarioTest):
     @decorators.idempotent_id("a2b7f0e1-5c3d-4b8a-9e6f-0d1c2b3a4f5e")
     @decorators.attr(type="slow")
     def test_quiesced_live_snapshot_then_hang(self) -> None:
-        # An image whose snapshots must be quiesced (os_require_quiesce:
-        # Nova fails the snapshot when it cannot freeze the guest's file
-        # systems through qemu-ga). The snapshot of the running guest is
-        # live and raises no alarm; a hang right after is still detected.
+        # An image with qemu-ga whose snapshots must be quiesced
+        # (os_require_quiesce). The snapshot of the running guest is
+        # live (nova-compute's log, host access), quiesced (Nova's live
+        # snapshot logs "Skipping quiescing instance" and goes on when
+        # qemu-ga cannot freeze the file systems: no such line), and
+        # raises no alarm; a hang right after is still detected.
         hb = CONF.heartbeat
         delay = hb.fault_delay + 120
         image = self.create_guest_image("hb.fault=hang@%d" % delay,
@@ -139,6 +141,13 @@ class LifecycleNoAlarmTest(base.HeartbeatScenarioTest):
             self.assertTrue(lines, "no snapshot line about %s in "
                             "nova-compute's log" % sid)
             self.assertIn("Beginning live snapshot process", lines[-1])
+            # Nova's live snapshot logs, and goes on, when it cannot
+            # freeze the guest even with os_require_quiesce.
+            skipped = [line for line in log.splitlines() if sid in line
+                       and ("Skipping quiescing" in line
+                            or "Quiescing instance not available" in line
+                            or "Quiescing instance failed" in line)]
+            self.assertEqual([], skipped, "the snapshot was not quiesced")
         verdict = self.verdicts.wait_for(sid, notifications.LOST,
                                          hb.verdict_timeout,
                                          after=snapshot_done)
