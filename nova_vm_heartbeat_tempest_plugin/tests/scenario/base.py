@@ -211,13 +211,15 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
         """A server that is not ACTIVE, or not monitored, is left alone.
 
         With host access: until the monitor no longer judges it
-        (suspended, or not listed) or hears it (healthy: a resized guest
-        awaiting confirmation still runs). Then a window of a few
+        (inactive, suspended, or not listed) or hears it (healthy: a
+        resized guest awaiting confirmation still runs). Then a window of a
+        few
         heartbeat periods for a false alarm to show.
         """
         hb = CONF.heartbeat
         if hb.host_access and hb.host_command:
-            self.wait_for_monitor(server_id, ("suspended", None, "healthy"),
+            self.wait_for_monitor(server_id, ("inactive", "suspended", None,
+                                              "healthy"),
                                   hb.verdict_timeout)
         time.sleep(hb.interval * (hb.failure_threshold + 1))
 
