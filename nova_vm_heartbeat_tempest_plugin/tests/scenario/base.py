@@ -212,9 +212,8 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
 
         With host access: until the monitor no longer judges it
         (inactive, suspended, or not listed) or hears it (healthy: a
-        resized guest awaiting confirmation still runs). Then a window of a
-        few
-        heartbeat periods for a false alarm to show.
+        resized guest awaiting confirmation still runs). Then a window of
+        a few heartbeat periods for a false alarm to show.
         """
         hb = CONF.heartbeat
         if hb.host_access and hb.host_command:
