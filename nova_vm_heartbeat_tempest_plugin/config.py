@@ -55,6 +55,16 @@ heartbeat_opts: typing.List[cfg.Opt] = [
                help="A second hw:heartbeat=true flavor, to resize to."),
     cfg.StrOpt("flavor_ref_plain",
                help="A flavor without hw:heartbeat, to resize to."),
+    cfg.StrOpt("flavor_ref_nopanic",
+               help="A hw:heartbeat=true flavor with "
+               "hw:heartbeat_panic=false (no pvpanic device), like "
+               "flavor_ref otherwise: a kernel panic then looks like a "
+               "hang. The test of that case skips when unset."),
+    cfg.StrOpt("flavor_ref_short_grace",
+               help="A hw:heartbeat=true flavor with a short "
+               "hw:heartbeat_boot_grace (about 120 s), for the images "
+               "without our agent, which are judged when the grace ends; "
+               "flavor_ref when unset."),
     cfg.FloatOpt("interval", default=10.0,
                  help="The heartbeat interval of flavor_ref, in seconds."),
     cfg.IntOpt("failure_threshold", default=3,
@@ -86,12 +96,23 @@ heartbeat_opts: typing.List[cfg.Opt] = [
                "([notifications] versioned_notifications_topics)."),
     cfg.BoolOpt("host_access", default=False,
                 help="Whether the tests may act on the compute host "
-                "(restart nova-compute and libvirtd) through "
-                "host_command. Tests that need it skip when false."),
+                "through host_command. Tests that need it skip when "
+                "false, and say so."),
     cfg.StrOpt("host_command",
-               help="Command that acts on the compute host, called with "
-               "one argument: restart-compute or reboot-host (for "
-               "example tools/minicloud.sh)."),
+               help="Command (split like a shell word list) that acts on "
+               "the compute host of the tests' guests; the action and its "
+               "arguments are appended: 'status' (print the monitor's "
+               "'nova-vm-heartbeat status --json'), 'restart-compute' "
+               "(stop nova-compute, start it, return once its service is "
+               "up), 'reboot-host' (a simulated host reboot: stop "
+               "nova-compute, destroy the cloud's domains, restart "
+               "libvirtd where the host allows it, start nova-compute, "
+               "return once it is up), 'dumpxml UUID' (the live domain "
+               "XML of a server), 'compute-log' (nova-compute's log). "
+               "tools/minicloud.sh host is one; see "
+               "doc/source/install/tempest.rst."),
+    cfg.IntOpt("host_command_timeout", default=300,
+               help="Seconds a host_command may take."),
     cfg.StrOpt("compute_host",
                help="Name of the compute host the guests run on."),
 ]

@@ -56,6 +56,12 @@ Usage: $0 up|status|down|env
   down    stop every process 'up' started (also after a failed 'up') and
           destroy this cloud's guests ($INSTANCE_NAME_TEMPLATE)
   env     print the shell variables for the openstack client
+  host ACTION
+          what the tempest plugin's host-access tests do on this host
+          ([heartbeat] host_command): status (the monitor's status as
+          JSON), restart-compute, reboot-host (nova-compute stopped, the
+          cloud's domains destroyed, nova-compute started; the shared
+          libvirtd is left running), dumpxml SERVER_UUID, compute-log
 
 State, configuration and logs: $MC (NVH_MINICLOUD_DIR); logs in
 $LOGS/<service>.log. Python packages: a virtualenv in
@@ -516,7 +522,9 @@ create_resources() {
     "$VENV/bin/python" "$HERE/resources.py" --clouds "$ETC/clouds.yaml" \
         cloud --image-dir "$image" --host "$COMPUTE_HOST" \
         --tempest-conf "$ETC/tempest.conf" --state-dir "$MC" \
-        --transport-url "$(rabbit_url)" >>"$LOGS/bootstrap.log" 2>&1 \
+        --transport-url "$(rabbit_url)" \
+        --host-command "$TOP/tools/minicloud.sh host" \
+        >>"$LOGS/bootstrap.log" 2>&1 \
         || { tail -n 25 "$LOGS/bootstrap.log" >&2
              die "creating the cloud's resources failed (log:" \
                  "$LOGS/bootstrap.log). Fix: correct the cause and run" \
@@ -605,6 +613,62 @@ cmd_status() {
     return "$rc"
 }
 
+# --- host: what the tempest plugin's host-access tests do ---------------------
+
+# The compute service's admin socket answers (the monitor runs).
+monitor_answers() {
+    "$MC/venv/bin/nova-vm-heartbeat" status --json --timeout 5 \
+        --config-file "$ETC/nova/nova.conf"
+}
+
+start_compute_and_wait() {
+    VENV=$(readlink -f "$MC/venv")
+    start nova-compute - "$VENV/bin/nova-compute" --config-file \
+        "$ETC/nova/nova.conf"
+    wait_for nova-compute "the heartbeat monitor's admin socket" \
+        monitor_answers
+    wait_for nova-compute "the compute service up" "$VENV/bin/python" \
+        "$HERE/resources.py" --clouds "$ETC/clouds.yaml" compute-ready \
+        "$COMPUTE_HOST"
+}
+
+stop_compute() {
+    stop nova-compute "$COMPUTE_STOP_TIMEOUT"
+    rm -f "$RUN/heartbeat-admin.sock"
+}
+
+cmd_host() {
+    local action=${1:-} domain
+    require_root host
+    case $action in
+        status) monitor_answers ;;
+        restart-compute)
+            pid_of nova-compute >/dev/null || die "nova-compute is not" \
+                "running: '$0 up' first"
+            stop_compute
+            start_compute_and_wait >&2 ;;
+        reboot-host)
+            pid_of nova-compute >/dev/null || die "nova-compute is not" \
+                "running: '$0 up' first"
+            stop_compute >&2
+            for domain in $(virsh -c qemu:///system list --name \
+                            | grep '^nvhmc-' || true); do
+                note "destroying $domain (a host reboot)" >&2
+                virsh -c qemu:///system destroy "$domain" >/dev/null
+            done
+            # libvirtd on this machine is shared with others' guests and
+            # was not started by this script: it is left running.
+            note "libvirtd left running (shared; not ours to restart)" >&2
+            start_compute_and_wait >&2 ;;
+        dumpxml)
+            [[ -n ${2:-} ]] || die "usage: $0 host dumpxml SERVER_UUID"
+            virsh -c qemu:///system dumpxml "$2" ;;
+        compute-log) tail -n 50000 "$LOGS/nova-compute.log" ;;
+        *) die "usage: $0 host status|restart-compute|reboot-host|" \
+               "dumpxml UUID|compute-log" ;;
+    esac
+}
+
 cmd_env() {
     ensure_secret
     cat <<EOF
@@ -623,6 +687,7 @@ main() {
         down) cmd_down ;;
         status) cmd_status ;;
         env) cmd_env ;;
+        host) shift; cmd_host "$@" ;;
         -h|--help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

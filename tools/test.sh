@@ -60,8 +60,9 @@ Installs what the tests need and runs the test tiers, in this order:
   live          a real cloud on this machine (tools/minicloud.sh up: keystone,
                 placement, glance, neutron API, nova with our driver,
                 masakari, the bridge), 'tempest run' of the tempest plugin
-                (nova_vm_heartbeat_tempest_plugin) against it, twice (the
-                second run: the quick tests), then tools/minicloud.sh down;
+                (nova_vm_heartbeat_tempest_plugin) against it (the tests
+                that restart nova-compute after the others, one at a
+                time), the quick tests again, then tools/minicloud.sh down;
                 root only: not as root it fails and says so; run by
                 name only (not part of the default run, nor of CI, yet)
   docs          sphinx-build -W of doc/source
@@ -388,7 +389,11 @@ tier_nova() {
 readonly MINICLOUD=$TOP/tools/minicloud.sh
 readonly MINICLOUD_DIR=${NVH_MINICLOUD_DIR:-/var/lib/nova-vm-heartbeat-minicloud}
 # The plugin's tests, and the quick ones run again on the same cloud.
-readonly LIVE_REGEX='^nova_vm_heartbeat_tempest_plugin\.'
+# The tests that restart nova-compute or destroy the cloud's domains run
+# on their own, one at a time, after the others (they would disturb the
+# guests of tests running beside them).
+readonly LIVE_REGEX='^nova_vm_heartbeat_tempest_plugin\.(?!tests\.scenario\.test_host\.)'
+readonly LIVE_HOST_REGEX='^nova_vm_heartbeat_tempest_plugin\.tests\.scenario\.test_host\.'
 readonly LIVE_AGAIN_REGEX='^nova_vm_heartbeat_tempest_plugin\.tests\.scenario\.(test_flavor_validation|test_recovery\.GuestRecoveryTest\.test_hung_guest_is_recovered)'
 
 # tempest run LABEL REGEX: in the cloud's tempest workspace, with its venv;
@@ -396,7 +401,7 @@ readonly LIVE_AGAIN_REGEX='^nova_vm_heartbeat_tempest_plugin\.tests\.scenario\.(
 # group_regex: the two workers share out single tests, not whole classes
 # (each test boots its own guests; the classes have no shared resources).
 live_tempest() {
-    local label=$1 regex=$2 venv=$MINICLOUD_DIR/venv rc=0
+    local label=$1 regex=$2 concurrency=${3:-2} venv=$MINICLOUD_DIR/venv rc=0
     local workspace=$MINICLOUD_DIR/tempest out=$JUNIT_DIR/live-runs
     mkdir -p "$workspace" "$out"
     "$venv/bin/python" - "$workspace" <<'EOF2'
@@ -408,7 +413,7 @@ with open(os.path.join(sys.argv[1], ".stestr.conf"), "w") as conf:
 EOF2
     (cd "$workspace" && run "$venv/bin/tempest" run --config-file \
         "$MINICLOUD_DIR/etc/tempest.conf" --regex "$regex" \
-        --concurrency 2) || rc=$?
+        --concurrency "$concurrency") || rc=$?
     (cd "$workspace" && "$venv/bin/stestr" last --subunit \
         >"$out/$label.subunit") || rc=1
     LIVE_RUNS+=("$label=$out/$label.subunit")
@@ -427,6 +432,7 @@ tier_live() {
     LIVE_RUNS=()
     if run "$MINICLOUD" up; then
         live_tempest first "$LIVE_REGEX" || rc=1
+        live_tempest host "$LIVE_HOST_REGEX" 1 || rc=1
         live_tempest again "$LIVE_AGAIN_REGEX" || rc=1
         run python tools/subunit-junit.py "$JUNIT_DIR/live.xml" \
             "${LIVE_RUNS[@]}" || rc=1

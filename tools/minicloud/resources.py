@@ -58,6 +58,18 @@ FLAVORS: typing.Dict[str, typing.Tuple[int, typing.Dict[str, str]]] = {
                                 "hw:heartbeat_failure_threshold": "3",
                                 "hw:heartbeat_boot_grace": "300"}),
     "nvh-plain": (192, {}),
+    # No pvpanic device: a kernel panic looks like a hang.
+    "nvh-heartbeat-nopanic": (192, {"hw:heartbeat": "true",
+                                    "hw:heartbeat_interval": "3",
+                                    "hw:heartbeat_timeout": "2",
+                                    "hw:heartbeat_failure_threshold": "3",
+                                    "hw:heartbeat_boot_grace": "300",
+                                    "hw:heartbeat_panic": "false"}),
+    # For images without our agent, judged when the boot grace ends.
+    "nvh-heartbeat-short-grace": (192, {
+        "hw:heartbeat": "true", "hw:heartbeat_interval": "3",
+        "hw:heartbeat_timeout": "2", "hw:heartbeat_failure_threshold": "3",
+        "hw:heartbeat_boot_grace": "120"}),
 }
 
 
@@ -191,7 +203,8 @@ def ensure_segment(conn: typing.Any, host: str) -> None:
 
 def tempest_conf(conn: typing.Any, images: typing.Dict[str, str],
                  flavors: typing.Dict[str, str], host: str,
-                 transport_url: str, state_dir: str) -> str:
+                 transport_url: str, state_dir: str,
+                 host_command: str) -> str:
     auth = conn.config.config["auth"]
     return "\n".join([
         "[DEFAULT]",
@@ -229,6 +242,8 @@ def tempest_conf(conn: typing.Any, images: typing.Dict[str, str],
         "flavor_ref = %s" % flavors["nvh-heartbeat"],
         "flavor_ref_alt = %s" % flavors["nvh-heartbeat-alt"],
         "flavor_ref_plain = %s" % flavors["nvh-plain"],
+        "flavor_ref_nopanic = %s" % flavors["nvh-heartbeat-nopanic"],
+        "flavor_ref_short_grace = %s" % flavors["nvh-heartbeat-short-grace"],
         "interval = 3",
         "failure_threshold = 3",
         # Longer than the flavors' boot grace: an image without our agent
@@ -236,6 +251,7 @@ def tempest_conf(conn: typing.Any, images: typing.Dict[str, str],
         "verdict_timeout = 420",
         "transport_url = %s" % transport_url,
         "host_access = true",
+        "host_command = %s" % host_command,
         "compute_host = %s" % host,
         "[instance_ha]",
         "region = %s" % conn.config.region_name,
@@ -262,6 +278,7 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     cloud.add_argument("--tempest-conf", type=pathlib.Path, required=True)
     cloud.add_argument("--state-dir", required=True)
     cloud.add_argument("--transport-url", required=True)
+    cloud.add_argument("--host-command", required=True)
     args = parser.parse_args(argv)
     conn = connect(args.clouds)
     if args.command == "identity":
@@ -275,7 +292,8 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         flavors = ensure_flavors(conn)
         ensure_segment(conn, args.host)
         text = tempest_conf(conn, images, flavors, args.host,
-                            args.transport_url, args.state_dir)
+                            args.transport_url, args.state_dir,
+                            args.host_command)
         args.tempest_conf.write_text(text)
         args.tempest_conf.chmod(0o600)
         log("resources ready in %.1f s" % (time.monotonic() - started))

@@ -27,6 +27,9 @@ instance actions of the server.
 from __future__ import annotations
 
 import io
+import json
+import shlex
+import subprocess
 import time
 import typing
 
@@ -91,15 +94,22 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
 
     # --- the guest ----------------------------------------------------------
 
-    def create_guest_image(self, *words: str) -> str:
-        """A root image of the test guest whose command line has ``words``."""
+    def create_guest_image(self, *words: str,
+                           **properties: str) -> str:
+        """A root image of the test guest whose command line has ``words``.
+
+        ``properties`` are more image properties, over the default
+        ``hw_qemu_guest_agent=yes``.
+        """
         hb = CONF.heartbeat
+        props = {"hw_qemu_guest_agent": "yes"}
+        props.update(properties)
         image = self.images_client.create_image(
             name=data_utils.rand_name("nvh-guest"), container_format="bare",
             disk_format="raw", visibility="private",
             kernel_id=hb.kernel_id, ramdisk_id=hb.ramdisk_id,
             os_command_line=" ".join((hb.base_command_line,) + words),
-            hw_qemu_guest_agent="yes")
+            **props)
         self.addCleanup(test_utils.call_and_ignore_notfound_exc,
                         self.images_client.delete_image, image["id"])
         self.images_client.store_image_file(
@@ -120,8 +130,9 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
         self.wait_for_status(server["id"], "ACTIVE")
         return server
 
-    def boot_guest(self, *words: str) -> typing.Dict[str, typing.Any]:
-        return self.boot(self.create_guest_image(*words))
+    def boot_guest(self, *words: str, flavor_ref: typing.Optional[str] = None
+                   ) -> typing.Dict[str, typing.Any]:
+        return self.boot(self.create_guest_image(*words), flavor_ref)
 
     def delete_server(self, server_id: str) -> None:
         test_utils.call_and_ignore_notfound_exc(
@@ -136,11 +147,93 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
         """The command line word that injects fault ``name`` once."""
         return "hb.fault=%s@%d" % (name, CONF.heartbeat.fault_delay)
 
+    # --- the compute host (only with [heartbeat] host_access) ---------------
+
+    def require_host_access(self) -> None:
+        """Skip, and say why, unless the tests may act on the host."""
+        hb = CONF.heartbeat
+        if not (hb.host_access and hb.host_command):
+            raise self.skipException(
+                "needs access to the compute host: set [heartbeat] "
+                "host_access = true and host_command")
+
+    def host(self, *args: str) -> str:
+        """Run ``[heartbeat] host_command ARGS``; its standard output."""
+        self.require_host_access()
+        hb = CONF.heartbeat
+        command = shlex.split(hb.host_command) + list(args)
+        done = subprocess.run(command, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=hb.host_command_timeout, check=False)
+        if done.returncode != 0:
+            raise AssertionError("%s: exit status %d: %s" % (
+                " ".join(command), done.returncode, done.stderr[-2000:]))
+        return done.stdout
+
+    def monitor_state(self, server_id: str) -> typing.Optional[str]:
+        """How the host's monitor judges the server now (host access)."""
+        answer = json.loads(self.host("status"))
+        for instance in answer.get("instances", []):
+            if instance.get("uuid") == server_id:
+                return str(instance.get("state"))
+        return None
+
+    def wait_for_monitor(self, server_id: str,
+                         states: typing.Collection[typing.Optional[str]],
+                         timeout: float) -> typing.Optional[str]:
+        """Poll the monitor until it judges the server in ``states``."""
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.monitor_state(server_id)
+            if state in states:
+                return state
+            time.sleep(2)
+        raise AssertionError("the monitor judged %s %r, not one of %s, "
+                             "for %d s" % (server_id, state, sorted(
+                                 map(str, states)), timeout))
+
+    def wait_until_healthy(self, server_id: str) -> None:
+        """The guest's heartbeat answered again, after an operation.
+
+        With host access: the monitor says ``healthy`` (at most the boot
+        grace plus a margin). Without: a fixed window of a few heartbeat
+        periods, which cannot tell a guest still in its boot grace.
+        """
+        hb = CONF.heartbeat
+        if hb.host_access and hb.host_command:
+            self.wait_for_monitor(server_id, ("healthy",),
+                                  hb.verdict_timeout)
+        else:
+            time.sleep(hb.interval * (hb.failure_threshold + 2))
+
+    def wait_until_not_judged(self, server_id: str) -> None:
+        """A server that is not ACTIVE, or not monitored, is left alone.
+
+        With host access: until the monitor no longer judges it
+        (inactive, suspended, or not listed) or hears it (healthy: a
+        resized guest awaiting confirmation still runs). Then a window of
+        a few heartbeat periods for a false alarm to show.
+        """
+        hb = CONF.heartbeat
+        if hb.host_access and hb.host_command:
+            self.wait_for_monitor(server_id, ("inactive", "suspended", None,
+                                              "healthy"),
+                                  hb.verdict_timeout)
+        time.sleep(hb.interval * (hb.failure_threshold + 1))
+
     # --- what the cloud says ------------------------------------------------
 
     def actions(self, server_id: str) -> typing.List[str]:
         """The server's instance actions, oldest first."""
-        body = self.servers_client.list_instance_actions(server_id)
+        # Read without tempest's response schema: an action Nova starts
+        # itself (the stop of a guest that crashed and was destroyed,
+        # from the power state sync) has no user_id, which the schema
+        # refuses.
+        resp, text = self.servers_client.get(
+            "servers/%s/os-instance-actions" % server_id)
+        self.servers_client.expected_success(200, resp.status)
+        body = json.loads(text)
         return [a["action"] for a in sorted(
             body["instanceActions"], key=lambda a: a["start_time"])]
 
@@ -175,24 +268,38 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
 
     def assert_recovered_once(self, server_id: str, trigger: str,
                               fault_classes: typing.Collection[str],
+                              verdict: typing.Optional[
+                                  notifications.Verdict] = None,
                               ) -> typing.Dict[str, float]:
         """One verdict, one recovery, the heartbeat back; nothing more.
 
         The verdict ``trigger``, one Masakari recovery (stop, start) that
-        finishes, ACTIVE again, heartbeat restored; and nothing more after
-        a quiet period. Returns the timings.
+        finishes, ACTIVE again, the heartbeat healthy again; and nothing
+        more after a quiet period. After an episode (``heartbeat_lost``)
+        healthy again means ``heartbeat_restored``; a recovery request is
+        not an episode, so nothing follows it, and healthy again means no
+        ``heartbeat_lost`` over the quiet period after the restart (and,
+        with host access, the monitor says ``healthy``). Returns the
+        timings.
         """
         hb = CONF.heartbeat
-        verdict = self.verdicts.wait_for(server_id, trigger,
-                                         hb.verdict_timeout)
+        if verdict is None:
+            verdict = self.verdicts.wait_for(server_id, trigger,
+                                             hb.verdict_timeout)
         self.assertIn(verdict.data.get("fault_class"), fault_classes)
         notification = self.wait_for_masakari(server_id, "finished",
                                               hb.recovery_timeout)
         finished_at = time.time()
         self.wait_for_status(server_id, "ACTIVE")
-        restored = self.verdicts.wait_for(
-            server_id, notifications.RESTORED, hb.recovery_timeout,
-            after=verdict.received_at)
+        if trigger == notifications.RECOVERY_REQUESTED:
+            if hb.host_access and hb.host_command:
+                self.wait_for_monitor(server_id, ("healthy",),
+                                      hb.verdict_timeout)
+            restored_at = time.time()
+        else:
+            restored_at = self.verdicts.wait_for(
+                server_id, notifications.RESTORED, hb.recovery_timeout,
+                after=verdict.received_at).received_at
         actions = self.actions(server_id)
         self.assertEqual(["create", "stop", "start"], actions,
                          "instance actions of %s" % server_id)
@@ -204,10 +311,14 @@ class HeartbeatScenarioTest(test.BaseTestCase):  # type: ignore[misc]
             "one Masakari notification, not more")
         self.assertEqual(1, len(self.verdicts.verdicts(server_id, trigger)),
                          "one %s, not more" % trigger)
+        if trigger == notifications.RECOVERY_REQUESTED:
+            self.assertEqual(
+                [], self.verdicts.verdicts(server_id, notifications.LOST),
+                "the heartbeat is healthy after the recovery")
         self.assertEqual(["create", "stop", "start"],
                          self.actions(server_id))
         return {"verdict": verdict.received_at, "finished": finished_at,
-                "restored": restored.received_at}
+                "restored": restored_at}
 
     def assert_no_alarm(self, server_id: str) -> None:
         """No verdict at all, and no Masakari notification."""
