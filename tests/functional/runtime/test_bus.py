@@ -150,6 +150,10 @@ def test_verdicts_wait_in_the_outbox_while_the_broker_is_down(
         cf.wait_state(monitor, guest.uuid, S.FAILED)
         guest.agent.signal(signal.SIGCONT)
         cf.wait_state(monitor, guest.uuid, S.HEALTHY)
+        # The state is read from another thread: it can show "healthy"
+        # a moment before the loop hands heartbeat_restored to the sink.
+        wait_until(lambda: len(waiting_files(outbox_dir)) >= 2, cf.WAIT,
+                   "heartbeat_restored in the outbox")
         waiting = waiting_files(outbox_dir)
         print("in the outbox during the outage: %s" % waiting)
         assert len(waiting) == 2
