@@ -272,6 +272,12 @@ class InstanceMonitor:
         """New settings (flavor or operator bounds changed)."""
         self.settings = self.bounds.clamp(settings)
         self._configure_probes(now)
+        if self.state is S.STARTING:
+            # A resize boots the guest with the new flavor's settings: the
+            # grace is theirs, from that boot (a hello still ends it).
+            self._grace_until = self._grace_end(now)
+            if self._session_open:
+                self._end_grace(now)
 
     def status(self, now: float) -> status.Status:
         return status.Status(
@@ -721,12 +727,15 @@ class InstanceMonitor:
                                actions)
 
     def _rearm(self, now: float) -> None:
-        grace = max(self.bounds.rearm_grace,
-                    self._booted_at + self.settings.boot_grace - now)
-        self._grace_until = now + grace
+        self._grace_until = self._grace_end(now)
         self._judge_from = now
         for probe in self._probes.values():
             probe.restart(now)
+
+    def _grace_end(self, now: float) -> float:
+        """The rest of the boot grace, at least the re-arm grace."""
+        return now + max(self.bounds.rearm_grace,
+                         self._booted_at + self.settings.boot_grace - now)
 
     def _configure_probes(self, now: float) -> None:
         wanted = {HB: self.settings.heartbeat, QGA: self.settings.qga}

@@ -233,9 +233,15 @@ class Fleet:
 
         The hypervisor driver just placed it on this host (spawned or
         received it): the signals that follow must find its monitor. An
-        instance already monitored is left as it is.
+        instance already monitored (a resize on the same host) takes the
+        settings of its new flavor; whether it runs, the lifecycle events
+        that follow say.
         """
-        if info.uuid in self._instances:
+        instance = self._instances.get(info.uuid)
+        if instance is not None:
+            self._guard(instance, "admit", self._configure, instance, info,
+                        now)
+            self._schedule(instance, now)
             return
         self._add(info, now)
         instance = self._instances.get(info.uuid)
@@ -290,11 +296,21 @@ class Fleet:
 
     def _update(self, instance: Instance, info: InstanceInfo, now: float,
                 asked_at: float) -> None:
+        if not self._configure(instance, info, now):
+            return
+        if info.running != instance.running and instance.event_at < asked_at:
+            self._handle(instance, now, self._observed(instance, info))
+        elif info.running and instance.channel is not None:
+            instance.channel.start()
+
+    def _configure(self, instance: Instance, info: InstanceInfo,
+                   now: float) -> bool:
+        """Take ``info``'s settings and socket; False if no longer wanted."""
         old, instance.info = instance.info, info
         settings = self._wanted(info)
         if settings is None:
             self.remove(info.uuid)
-            return
+            return False
         if info.heartbeat_socket != old.heartbeat_socket:
             self._close_channel(instance)
         if settings != instance.settings:
@@ -305,10 +321,7 @@ class Fleet:
                 instance.channel.configure(self._terms(instance))
         if instance.channel is None:
             self._open_channel(instance)
-        if info.running != instance.running and instance.event_at < asked_at:
-            self._handle(instance, now, self._observed(instance, info))
-        elif info.running and instance.channel is not None:
-            instance.channel.start()
+        return True
 
     def _observed(self, instance: Instance,
                   info: InstanceInfo) -> sig.DomainEvent:
@@ -337,6 +350,7 @@ class Fleet:
         if forget:
             self.store.forget(uuid)
         self._due.discard(uuid)
+        self._log_changes(instance, instance.state_log.drain())
         self._close_channel(instance)
         self.telemetry.forget(uuid)
         self.effects.forget(uuid)
@@ -450,6 +464,16 @@ class Fleet:
         self._log_changes(instance, instance.state_log.offer(
             self.clock(), (before, after)))
 
+    def flush_logs(self, now: float) -> None:
+        """Log the state changes the throttle held, once it allows.
+
+        Called every few seconds: a held change would otherwise wait for
+        the instance's next signal or tick, and a stopped instance may
+        have none for days.
+        """
+        for instance in self._instances.values():
+            self._log_changes(instance, instance.state_log.flush(now))
+
     def _log_changes(self, instance: Instance, lines: typing.List[
             typing.Tuple[typing.Tuple[MonitorState, MonitorState], int]]
             ) -> None:
@@ -541,7 +565,7 @@ class Fleet:
     # -- guarding -------------------------------------------------------------
 
     def _guard(self, instance: Instance, what: str,
-               call: typing.Callable[..., None], *args: typing.Any) -> None:
+               call: typing.Callable[..., object], *args: typing.Any) -> None:
         try:
             call(*args)
         except Exception:

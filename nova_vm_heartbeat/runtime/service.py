@@ -397,6 +397,7 @@ class MonitorService:
         self._refreshing = False
         if infos is not None:
             self._fleet.apply(infos, self.clock(), asked_at)
+        self._fleet.flush_logs(self.clock())
 
     # -- statistics -----------------------------------------------------------
 

@@ -37,8 +37,9 @@ class BurstThrottle(typing.Generic[Line]):
 
     ``burst`` lines go out at once, then ``burst`` per ``period``. Past
     that, lines are held: only the last is kept, and it goes out, with how
-    many were held, as soon as the budget allows (:meth:`flush`, called
-    from any later moment). A normal story (healthy, suspect, failed,
+    many were held, as soon as the budget allows (:meth:`flush`, which
+    the caller must call again while a line is held, even when nothing
+    new happens). A normal story (healthy, suspect, failed,
     healthy) is logged whole; a guest that flaps its state a thousand
     times a minute gets about ``2 * burst`` lines a minute.
     """
@@ -62,6 +63,12 @@ class BurstThrottle(typing.Generic[Line]):
     def flush(self, now: float) -> typing.List[typing.Tuple[Line, int]]:
         """The last held line, if the budget allows it now."""
         if self._last is None or not self._bucket.take(now):
+            return []
+        return self.drain()
+
+    def drain(self) -> typing.List[typing.Tuple[Line, int]]:
+        """The last held line, budget or not (the source of lines ends)."""
+        if self._last is None:
             return []
         line, held = self._last, self._held - 1
         self._last, self._held = None, 0

@@ -297,13 +297,14 @@ class HeartbeatLibvirtDriver(libvirt_driver.LibvirtDriver):  # type: ignore[misc
 
     def finish_migration(self, *args: typing.Any,
                          **kwargs: typing.Any) -> None:
-        # On the destination, until the resize is confirmed (Nova's
-        # vm_state "resized"), the instance is listed but not judged.
+        # On the destination: a new boot, judged at once, confirmed or not
+        # (see source.RUNNING_VM_STATES), or stopped if it was stopped.
         given = arguments(_Base.finish_migration, self, args, kwargs)
-        instance = given["instance"]
+        instance, power_on = given["instance"], bool(given["power_on"])
         with self.heartbeat_awareness.during(str(instance.uuid), Op.RESIZE):
             super().finish_migration(*args, **kwargs)
-        self._arrived(instance, False, bool(given["power_on"]), None)
+        self._arrived(instance, power_on, power_on,
+                      L.STARTED if power_on else L.STOPPED)
 
     def finish_revert_migration(self, *args: typing.Any,
                                 **kwargs: typing.Any) -> None:

@@ -100,9 +100,17 @@ def conductor_fetch(host: str) -> Fetch:
     return fetch
 
 
+#: The vm_states in which Nova means an instance to run. ``resized`` is a
+#: resize waiting to be confirmed (VERIFY_RESIZE): the guest runs the
+#: tenant's workload on the new flavor, for as long as nobody confirms
+#: (``resize_confirm_window`` is off by default), and Masakari recovers
+#: an instance in that state.
+RUNNING_VM_STATES = frozenset((vm_states.ACTIVE, vm_states.RESIZED))
+
+
 def intended(instance: typing.Any) -> bool:
     """Whether Nova means ``instance`` to run, with nothing under way."""
-    return bool(instance.vm_state == vm_states.ACTIVE
+    return bool(instance.vm_state in RUNNING_VM_STATES
                 and instance.task_state is None)
 
 

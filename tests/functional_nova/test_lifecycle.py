@@ -133,6 +133,29 @@ class OneHostTest(LifecycleTestBase):
         self.quiet(self.server)
         self.hang_is_detected(self.server)
 
+    def test_an_unconfirmed_resize_is_judged(self) -> None:
+        # VERIFY_RESIZE may last for days: the guest runs, it is judged,
+        # and the conductor's answers (vm_state "resized") do not stop it.
+        self._resize_server(self.server, self.heartbeat_flavor(interval="2"))
+        self.wait_state(self.server, MonitorState.HEALTHY)
+        time.sleep(2 * base.CONF.heartbeat.conductor_interval + 1)
+        self.assertEqual(MonitorState.HEALTHY, self.state(self.server))
+        self.assertEqual([], self.lost_and_restored())
+        self.hang_is_detected(self.server)
+
+    def test_a_guest_that_never_boots_after_a_resize_is_reported(
+            self) -> None:
+        # Its agent never says hello again: once the new flavor's boot
+        # grace has passed, the verdict comes, confirmed or not.
+        guest = self.guests.guests[self.server["id"]]
+        guest.reboot = lambda after=0.0: guest.freeze()
+        self._resize_server(self.server,
+                            self.heartbeat_flavor(boot_grace="3"))
+        self.notifier.wait_for_versioned_notifications(
+            base.LOST, timeout=base.WAIT)
+        self.assertEqual([(base.LOST, self.server["id"])],
+                         self.lost_and_restored())
+
     def test_resize_to_and_from_a_flavor_without_heartbeat(self) -> None:
         self._resize_server(self.server, str(self._create_flavor()))
         self.assertFalse(self.has_ours(self.server))

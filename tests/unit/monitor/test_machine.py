@@ -233,6 +233,21 @@ def test_a_qga_answer_does_not_end_the_boot_grace() -> None:
     assert sim.state() is S.HEALTHY and sim.reports == []
 
 
+def test_new_settings_during_the_boot_grace_set_its_length() -> None:
+    # A resize boots the guest with the new flavor's settings: its boot
+    # grace, shorter or longer, counts from that boot.
+    for grace in (10.0, 60.0):
+        sim = Sim(guest=Guest(heartbeat=False, qga=False), greet=False)
+        sim.signal(sig.DomainEvent(sig.Lifecycle.STARTED))
+        booted = sim.now
+        sim.run(2)
+        sim.monitor.reconfigure(sim.now, dataclasses.replace(
+            FAST, boot_grace=grace))
+        sim.run(70)
+        assert sim.kinds() == [(LOST, "agent_absent")]
+        assert sim.reports[0][0] == pytest.approx(booted + grace, abs=0.5)
+
+
 def test_boot_grace_is_bounded() -> None:
     sim = Sim(guest=Guest(heartbeat=False), greet=False)
     sim.run(FAST.boot_grace + 1)

@@ -295,6 +295,41 @@ def test_state_changes_are_logged_once_each(
     ]
 
 
+def test_a_held_state_change_is_logged_without_a_later_event(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A burst of changes (a resize: suspended, stopped, started) exhausts
+    # the log budget; the last change, to a stopped domain that sends
+    # nothing more, is logged once the budget allows, not days later.
+    world = World()
+    world.apply(info("a"))
+    stopped, started = (sig.DomainEvent(sig.Lifecycle.STOPPED),
+                        sig.DomainEvent(sig.Lifecycle.STARTED))
+    with caplog.at_level(logging.INFO, logger="nova_vm_heartbeat"):
+        for signal in (stopped, started, stopped, started, stopped):
+            world.fleet.deliver("a", signal)
+        assert len([r for r in caplog.records if "->" in r.getMessage()]) == 4
+        world.clock.now += 120.0
+        world.fleet.flush_logs(world.clock.now)
+    changes = [r.getMessage() for r in caplog.records
+               if "->" in r.getMessage()]
+    assert changes[4:] == ["Instance a (instance-a): starting -> inactive"]
+
+
+def test_a_held_state_change_is_logged_when_the_instance_goes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    world.apply(info("a"))
+    with caplog.at_level(logging.INFO, logger="nova_vm_heartbeat"):
+        for n in range(7):
+            world.fleet.deliver("a", sig.DomainEvent(
+                sig.Lifecycle.STARTED if n % 2 else sig.Lifecycle.STOPPED))
+        world.apply()
+    changes = [r.getMessage() for r in caplog.records
+               if "->" in r.getMessage()]
+    assert changes[-1].startswith("Instance a (instance-a): starting -> "
+                                  "inactive (after ")
+
+
 def test_an_admitted_instance_outlives_an_older_answer() -> None:
     # The driver spawned "a" while the source's question was under way: the
     # answer (asked before) does not list it and must not remove it.
@@ -311,12 +346,20 @@ def test_an_admitted_instance_outlives_an_older_answer() -> None:
     assert "a" not in world.fleet
 
 
-def test_admitting_a_monitored_instance_changes_nothing() -> None:
+def test_admitting_a_monitored_instance_gives_it_the_new_settings() -> None:
+    # A resize on the same host: the driver receives the instance again,
+    # with the new flavor's settings. Whether it runs, lifecycle events say.
     world = World()
     world.apply(info("a"))
-    monitor = world.fleet.get("a")
-    world.fleet.admit(info("a", running=False), world.clock.now)
-    assert world.fleet.get("a") is monitor
+    instance = world.fleet.get("a")
+    assert instance is not None
+    slower = dataclasses.replace(fakes.SETTINGS, interval=2.0)
+    world.fleet.admit(info("a", running=False, settings=slower),
+                      world.clock.now)
+    assert world.fleet.get("a") is instance
+    assert instance.running
+    assert instance.monitor.settings.interval == 2.0
+    assert world.effects.channels["a"].terms.interval == 2.0
 
 
 def test_clamped_settings_are_said_when_an_instance_is_added(caplog) -> None:

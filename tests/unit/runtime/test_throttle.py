@@ -56,3 +56,13 @@ def test_burst_of_a_normal_story_is_logged_whole() -> None:
     story = ["suspect", "failed", "healthy"]
     assert [throttle.offer(float(t), s) for t, s in enumerate(story)] \
         == [[(s, 0)] for s in story]
+
+
+def test_drain_gives_the_held_line_whatever_the_budget() -> None:
+    throttle: BurstThrottle[int] = BurstThrottle(burst=1, period=60.0)
+    assert throttle.offer(0.0, 1) == [(1, 0)]
+    assert throttle.offer(0.0, 2) == []
+    assert throttle.offer(0.0, 3) == []
+    assert throttle.flush(1.0) == []
+    assert throttle.drain() == [(3, 1)]
+    assert throttle.drain() == []

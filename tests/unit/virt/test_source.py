@@ -97,6 +97,19 @@ def test_only_active_idle_powered_on_instances_are_judged() -> None:
                        "instance-00000003": False, "instance-00000004": False}
 
 
+def test_a_resize_waiting_for_confirmation_is_judged() -> None:
+    # VERIFY_RESIZE: the guest runs the tenant's workload on the new
+    # flavor, for as long as nobody confirms (Masakari recovers it too).
+    conductor = Conductor(
+        instance(1, vm_state="resized"),
+        instance(2, vm_state="resized", task_state="resize_reverting"),
+        instance(3, vm_state="resized", power_state=4))
+    running = {i.domain_name: i.running
+               for i in make(conductor, Clock()).instances()}
+    assert running == {"instance-00000001": True, "instance-00000002": False,
+                       "instance-00000003": False}
+
+
 def test_the_conductor_is_asked_at_a_modest_rate() -> None:
     conductor, clock = Conductor(instance(1)), Clock()
     source = make(conductor, clock)
