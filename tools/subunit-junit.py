@@ -23,6 +23,7 @@ unmaintained ``junitxml`` package; python-subunit and testtools come with
 stestr.)
 """
 
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -46,9 +47,16 @@ def read(path):
     return [t for t in tests if t["status"] in OUTCOMES]
 
 
+#: What XML 1.0 cannot hold, even escaped: a failed tempest test's details
+#: carry its log, with terminal colour codes (ESC). ElementTree writes them
+#: as they are, and the file can then not be read back.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def details(test):
-    return "\n".join(content.as_text()
+    text = "\n".join(content.as_text()
                      for content in test["details"].values())
+    return NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()), text)
 
 
 def suite(label, tests):

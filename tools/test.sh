@@ -473,10 +473,13 @@ run_tier() {
 junit_counts() {
     local file=$JUNIT_DIR/$1.xml
     [[ -f $file ]] || { echo "-"; return; }
-    python - "$file" <<'EOF'
+    python - "$file" <<'EOF' || echo "-"
 import sys
 import xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except ET.ParseError as err:
+    sys.exit("cannot count the tests in %s: %s" % (sys.argv[1], err))
 suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
 totals = [0, 0, 0, 0]
 for suite in suites:
@@ -539,9 +542,25 @@ summarize() {
     return 0
 }
 
+# One run at a time in a tree: a second one would delete this one's
+# results (build/junit) and share its venv. (A pid file, not flock: the
+# daemons a run starts would inherit the lock's descriptor.)
+claim_tree() {
+    local pidfile=$TOP/build/test.pid other
+    mkdir -p "$TOP/build"
+    other=$(cat "$pidfile" 2>/dev/null || true)
+    if [[ -n $other && $other != "$$" ]] \
+        && grep -qs test.sh "/proc/$other/cmdline"; then
+        die "another ./tools/test.sh (pid $other) is running in $TOP;" \
+            "wait for it to end, or run the tests from another clone"
+    fi
+    echo "$$" >"$pidfile"
+}
+
 main() {
     parse_args "$@"
     cd "$TOP"
+    claim_tree
     if [[ $SETUP_ONLY == yes ]]; then
         say "nova-vm-heartbeat: setting up the tests in $TOP (no tier runs)"
     else
