@@ -439,8 +439,11 @@ class Fleet:
         """
         before, after = instance.logged_state, instance.monitor.state
         if after is before:
-            self._log_changes(instance, instance.state_log.flush(
-                self.clock()))
+            # After nearly every signal and tick: read no clock unless a
+            # held line waits.
+            if instance.state_log.holding:
+                self._log_changes(instance, instance.state_log.flush(
+                    self.clock()))
             return
         instance.logged_state = after
         self.store.put(instance.info.uuid, instance.monitor.record())
@@ -485,10 +488,10 @@ class Fleet:
         if uuid not in self._instances:
             return
         deadline = instance.monitor.next_deadline()
-        if ticked and deadline <= now:
-            deadline = now + MIN_TICK_GAP
+        if deadline <= now:
+            deadline = now + MIN_TICK_GAP if ticked else now
         # Rounded up to TICK_GRAIN by the wheel.
-        self._due.set(uuid, max(deadline, now))
+        self._due.set(uuid, deadline)
 
     # -- actions ------------------------------------------------------------
 
