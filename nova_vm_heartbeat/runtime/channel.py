@@ -395,7 +395,8 @@ class HeartbeatChannel:
 
     def _receive(self, data: bytes) -> None:
         received = self.session.receive(data)
-        self._write(received.replies)
+        if received.replies:  # rare: a welcome or an error
+            self._write(received.replies)
         for signal in received.signals:
             self._deliver(signal)
         if received.closed and self.state is ChannelState.CONNECTED:

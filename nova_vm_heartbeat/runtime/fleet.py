@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import logging
 import math
 import typing
@@ -276,10 +277,9 @@ class Fleet:
     def _open_channel(self, instance: Instance) -> None:
         if not instance.monitor.settings.heartbeat:
             return
-        uuid = instance.info.uuid
         instance.channel = self.effects.open_channel(
             instance.info, self._terms(instance),
-            lambda signal: self.deliver(uuid, signal))
+            functools.partial(self.deliver, instance.info.uuid))
         if instance.channel is not None and instance.running:
             instance.channel.start()
 
@@ -498,16 +498,16 @@ class Fleet:
     def _carry_out(self, instance: Instance,
                    actions: typing.List[act.Action]) -> None:
         for action in actions:
-            if isinstance(action, act.Report):
+            # A challenge first: nearly every action is one.
+            if isinstance(action, act.SendChallenge):
+                if instance.channel is not None:
+                    instance.channel.challenge(action.seq)
+            elif isinstance(action, act.Report):
                 self._report(instance, action.verdict)
             elif isinstance(action, act.SyncAgent):
                 self.effects.sync_agent(instance.info.uuid, action.seq,
                                         action.timeout)
-            elif instance.channel is None:
-                continue
-            elif isinstance(action, act.SendChallenge):
-                instance.channel.challenge(action.seq)
-            else:
+            elif instance.channel is not None:
                 instance.channel.ack(action)
 
     def _report(self, instance: Instance, verdict: vd.Verdict) -> None:

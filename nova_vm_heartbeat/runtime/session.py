@@ -205,15 +205,17 @@ class HostSession:
             self._dispatch(event, received)
 
     def _dispatch(self, event: protocol.Event, received: Received) -> None:
-        if isinstance(event, protocol.Hello):
+        # Nearly every event is an answer: _translate() tries it first,
+        # and an answer is not worth a log line.
+        signal = _translate(event)
+        if signal is not None:
+            if not isinstance(event, protocol.Response):
+                self._log_event(event)
+            received.signals.append(signal)
+        elif isinstance(event, protocol.Hello):
             self._hello(event, received)
         elif isinstance(event, protocol.ConnectionClosed):
             received.closed = True
-        else:
-            signal = _translate(event)
-            if signal is not None:
-                self._log_event(event)
-                received.signals.append(signal)
 
     def _hello(self, hello: protocol.Hello, received: Received) -> None:
         version = self.conn.offered_version
@@ -349,7 +351,10 @@ def _seconds(value: float) -> float:
 
 
 def _translate(event: protocol.Event) -> typing.Optional[sig.Signal]:
-    """The monitor signal of a guest message (hello aside)."""
+    """The monitor signal of a guest message or a resync; None if none.
+
+    Hello and the end of the stream have none: ``_dispatch`` handles them.
+    """
     if isinstance(event, protocol.Response):
         return sig.HeartbeatAnswered(event.seq, event.health,
                                      event.components)
