@@ -27,8 +27,9 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Spend one token at time ``now``; False if none is left."""
         if self._last is not None and now > self._last:
-            self._tokens = min(self.burst,
-                               self._tokens + (now - self._last) * self.rate)
+            # A comparison, not min(): this runs for every message.
+            tokens = self._tokens + (now - self._last) * self.rate
+            self._tokens = tokens if tokens < self.burst else self.burst
         if self._last is None or now > self._last:
             self._last = now
         if self._tokens < 1.0:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import logging
 import math
 import typing
@@ -282,10 +283,9 @@ class Fleet:
     def _open_channel(self, instance: Instance) -> None:
         if not instance.monitor.settings.heartbeat:
             return
-        uuid = instance.info.uuid
         instance.channel = self.effects.open_channel(
             instance.info, self._terms(instance),
-            lambda signal: self.deliver(uuid, signal))
+            functools.partial(self.deliver, instance.info.uuid))
         if instance.channel is not None and instance.running:
             instance.channel.start()
 
@@ -453,8 +453,11 @@ class Fleet:
         """
         before, after = instance.logged_state, instance.monitor.state
         if after is before:
-            self._log_changes(instance, instance.state_log.flush(
-                self.clock()))
+            # After nearly every signal and tick: read no clock unless a
+            # held line waits.
+            if instance.state_log.holding:
+                self._log_changes(instance, instance.state_log.flush(
+                    self.clock()))
             return
         instance.logged_state = after
         self.store.put(instance.info.uuid, instance.monitor.record())
@@ -509,26 +512,26 @@ class Fleet:
         if uuid not in self._instances:
             return
         deadline = instance.monitor.next_deadline()
-        if ticked and deadline <= now:
-            deadline = now + MIN_TICK_GAP
+        if deadline <= now:
+            deadline = now + MIN_TICK_GAP if ticked else now
         # Rounded up to TICK_GRAIN by the wheel.
-        self._due.set(uuid, max(deadline, now))
+        self._due.set(uuid, deadline)
 
     # -- actions ------------------------------------------------------------
 
     def _carry_out(self, instance: Instance,
                    actions: typing.List[act.Action]) -> None:
         for action in actions:
-            if isinstance(action, act.Report):
+            # A challenge first: nearly every action is one.
+            if isinstance(action, act.SendChallenge):
+                if instance.channel is not None:
+                    instance.channel.challenge(action.seq)
+            elif isinstance(action, act.Report):
                 self._report(instance, action.verdict)
             elif isinstance(action, act.SyncAgent):
                 self.effects.sync_agent(instance.info.uuid, action.seq,
                                         action.timeout)
-            elif instance.channel is None:
-                continue
-            elif isinstance(action, act.SendChallenge):
-                instance.channel.challenge(action.seq)
-            else:
+            elif instance.channel is not None:
                 instance.channel.ack(action)
 
     def _report(self, instance: Instance, verdict: vd.Verdict) -> None:

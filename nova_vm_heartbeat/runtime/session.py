@@ -52,6 +52,11 @@ MAX_REASON = 200
 #: Stale answers forgiven right after a ``hello`` (see the protocol spec,
 #: "Two hellos on one connect are normal").
 STALE_ALLOWANCE = 1
+#: Bytes of randomness in a challenge's nonce (32 hex digits).
+NONCE_BYTES = 16
+#: Nonces drawn from the system's CSPRNG at once, per session: one
+#: ``getrandom`` call serves this many challenges instead of one.
+NONCES_PER_DRAW = 16
 _EVENT_TYPES = (protocol.Message, protocol.Resync, protocol.ConnectionClosed)
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.:+~-]")
 
@@ -75,6 +80,29 @@ class Received:
     replies: bytes = b""
     #: The guest's end of the stream was reached.
     closed: bool = False
+
+
+class NonceSource:
+    """Unpredictable challenge nonces, drawn from the CSPRNG in batches.
+
+    Each nonce is :data:`NONCE_BYTES` bytes of ``secrets.token_bytes``, as
+    unpredictable as one drawn alone and used once; only the system call
+    is shared.
+    """
+
+    def __init__(self, per_draw: int = NONCES_PER_DRAW):
+        self._per_draw = per_draw
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> str:
+        """A fresh nonce: :data:`NONCE_BYTES` random bytes in hex."""
+        if self._at >= len(self._pool):
+            self._pool = secrets.token_bytes(NONCE_BYTES * self._per_draw)
+            self._at = 0
+        nonce = self._pool[self._at:self._at + NONCE_BYTES].hex()
+        self._at += NONCE_BYTES
+        return nonce
 
 
 def session_id(name: str, number: int) -> str:
@@ -116,6 +144,7 @@ class HostSession:
         self._stale_until = -math.inf
         self._sessions = 0
         self._greeting: typing.Optional[typing.Tuple[str, str, str]] = None
+        self._nonces = NonceSource()
 
     @property
     def established(self) -> bool:
@@ -137,8 +166,8 @@ class HostSession:
         """The bytes of challenge ``seq``; None without a session."""
         if not self.established:
             return None
-        nonce = secrets.token_hex(16)
-        return self._send(protocol.Challenge(seq=seq, nonce=nonce))
+        return self._send(protocol.Challenge(seq=seq,
+                                             nonce=self._nonces.next()))
 
     def ack(self, action: act.SendAck) -> typing.Optional[bytes]:
         """The bytes of an ``ack``; None without a session."""
@@ -176,15 +205,17 @@ class HostSession:
             self._dispatch(event, received)
 
     def _dispatch(self, event: protocol.Event, received: Received) -> None:
-        if isinstance(event, protocol.Hello):
+        # Nearly every event is an answer: _translate() tries it first,
+        # and an answer is not worth a log line.
+        signal = _translate(event)
+        if signal is not None:
+            if not isinstance(event, protocol.Response):
+                self._log_event(event)
+            received.signals.append(signal)
+        elif isinstance(event, protocol.Hello):
             self._hello(event, received)
         elif isinstance(event, protocol.ConnectionClosed):
             received.closed = True
-        else:
-            signal = _translate(event)
-            if signal is not None:
-                self._log_event(event)
-                received.signals.append(signal)
 
     def _hello(self, hello: protocol.Hello, received: Received) -> None:
         version = self.conn.offered_version
@@ -232,8 +263,10 @@ class HostSession:
 
     def flush_rejected(self) -> typing.List[sig.ProtocolViolation]:
         """The one signal of the interval about invalid input, if due."""
+        if not self._rejected:  # the usual case: no clock read
+            return []
         now = self.clock()
-        if not self._rejected or now < self._next_signal:
+        if now < self._next_signal:
             return []
         by_kind = tuple(sorted(self._rejected.items()))
         kind = self._rejected.most_common(1)[0][0]
@@ -318,7 +351,10 @@ def _seconds(value: float) -> float:
 
 
 def _translate(event: protocol.Event) -> typing.Optional[sig.Signal]:
-    """The monitor signal of a guest message (hello aside)."""
+    """The monitor signal of a guest message or a resync; None if none.
+
+    Hello and the end of the stream have none: ``_dispatch`` handles them.
+    """
     if isinstance(event, protocol.Response):
         return sig.HeartbeatAnswered(event.seq, event.health,
                                      event.components)

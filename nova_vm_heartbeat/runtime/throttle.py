@@ -49,6 +49,11 @@ class BurstThrottle(typing.Generic[Line]):
         self._last: typing.Optional[Line] = None
         self._held = 0
 
+    @property
+    def holding(self) -> bool:
+        """Whether a held line waits for :meth:`flush`."""
+        return self._last is not None
+
     def offer(self, now: float,
               line: Line) -> typing.List[typing.Tuple[Line, int]]:
         """What to log now: ``(line, held before it)`` pairs."""

@@ -61,7 +61,7 @@ class DeadlineWheel(typing.Generic[K]):
 
         Infinity or NaN removes it.
         """
-        if math.isnan(when) or math.isinf(when):
+        if not math.isfinite(when):  # one call: set() runs twice a beat
             self.discard(key)
             return
         # The epsilon keeps a deadline already on the grid in place.

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import typing
 
 import pytest
@@ -121,6 +122,24 @@ def test_guest_messages_become_signals() -> None:
         sig.RecoveryRequested(protocol.RecoveryAction.REBOOT, ""),
         sig.AgentLeft(protocol.ByeReason.REBOOT),
     ]
+
+
+def test_challenge_nonces_are_fresh_and_drawn_in_batches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    draws: typing.List[int] = []
+    real = secrets.token_bytes
+
+    def token_bytes(n: int) -> bytes:
+        draws.append(n)
+        return real(n)
+
+    monkeypatch.setattr(secrets, "token_bytes", token_bytes)
+    nonces = session_mod.NonceSource(per_draw=4)
+    taken = [nonces.next() for _ in range(10)]
+    assert len(set(taken)) == 10
+    assert all(len(n) == 2 * session_mod.NONCE_BYTES for n in taken)
+    assert all(int(n, 16) >= 0 for n in taken)
+    assert draws == [4 * session_mod.NONCE_BYTES] * 3
 
 
 def test_acks_and_challenges_need_a_session() -> None:

@@ -42,8 +42,10 @@ def test_burst_keeps_the_first_and_the_last_with_a_count() -> None:
     out = [throttle.offer(0.0, n) for n in range(1000)]
     assert out[:2] == [[(0, 0)], [(1, 0)]]
     assert all(o == [] for o in out[2:])
+    assert throttle.holding
     assert throttle.flush(10.0) == []  # the budget has not refilled
     assert throttle.flush(30.0) == [(999, 997)]
+    assert not throttle.holding
     assert throttle.flush(90.0) == []  # nothing held any more
     # A storm that goes on: about 2 * burst lines a period, never more.
     logged = sum(len(throttle.offer(100.0 + t / 100, t))
