@@ -16,9 +16,8 @@ readonly CACHE_DIR=${NOVA_VM_HEARTBEAT_CACHE:-$HOME/.cache/nova-vm-heartbeat}
 readonly PYTHON=${PYTHON:-python3}
 readonly MIN_PYTHON=3.10
 readonly ALL_TIERS=(pep8 mypy unit functional consumers nova hypervisor live docs releasenotes)
-# What runs with no TIER named (and so in CI): every tier but live, which
-# is run by name until it passes reliably (doc/source/contributor/live.rst).
-readonly DEFAULT_TIERS=(pep8 mypy unit functional consumers nova hypervisor docs releasenotes)
+# What runs with no TIER named, and so in CI: every tier.
+readonly DEFAULT_TIERS=("${ALL_TIERS[@]}")
 readonly JUNIT_DIR=$TOP/build/junit
 # Mirrors [build-system] requires in pyproject.toml (setuptools 70.1 is the
 # first with bdist_wheel built in). Installed up front so that the editable
@@ -63,11 +62,11 @@ Installs what the tests need and runs the test tiers, in this order:
                 (nova_vm_heartbeat_tempest_plugin) against it (the tests
                 that restart nova-compute after the others, one at a
                 time), the quick tests again, then tools/minicloud.sh down;
-                root only: not as root it fails and says so; run by
-                name only (not part of the default run, nor of CI, yet)
+                root only: not as root it is skipped and says so (and
+                under CI a tier that ran no test fails)
   docs          sphinx-build -W of doc/source
   releasenotes  sphinx-build -W of releasenotes/source (reno)
-With no TIER, all of them but live run. A failing tier does not stop the
+With no TIER, all of them run. A failing tier does not stop the
 others.
 
 Set-up, done on every run and quick when nothing changed:
@@ -422,11 +421,11 @@ EOF2
 
 tier_live() {
     if ! is_root; then
-        note "live: needs root (it installs and runs MariaDB, RabbitMQ," \
-            "the OpenStack services and libvirt guests): run" \
+        note "live: skipped: it needs root (it installs and runs MariaDB," \
+            "RabbitMQ, the OpenStack services and libvirt guests): run" \
             "'sudo ./tools/test.sh live'"
-        TIER_STATUS[live]="FAILED (not root)"
-        return 1
+        TIER_STATUS[live]="no tests (not root)"
+        return 0
     fi
     local rc=0
     LIVE_RUNS=()
