@@ -36,6 +36,13 @@ libvirt call at all.
   itself. They come from ``domainListGetStats`` on a daemon thread of
   their own, one call at a time: when it blocks on a stopped QEMU, the
   vCPU samples go on, and the I/O counters are simply not updated.
+* Each has a libvirt connection of its own, and so do the QGA calls
+  (the service gives the sampler its own :class:`Hypervisor`). libvirt
+  9.0 makes ``virDomainGetCPUStats`` wait while another call about the
+  same domain *on the same connection* waits for its QEMU process (bulk
+  statistics, an agent command): measured, it then blocks for as long as
+  QEMU is stopped, and on another connection it returns in 1 ms. With a
+  shared connection, a stopped QEMU's verdict had no CPU evidence.
 """
 
 from __future__ import annotations
@@ -77,7 +84,10 @@ class StatsSampler:
     def __init__(self, hypervisor: Hypervisor,
                  executor: concurrent.futures.Executor,
                  deliver: typing.Callable[[Batch], None]):
+        #: For the vCPU time: nothing else may use its connection.
         self.hypervisor = hypervisor
+        #: For the I/O counters, which wait for QEMU: a connection apart.
+        self.io_hypervisor = Hypervisor(hypervisor.libvirt, hypervisor.uri)
         self._executor = executor
         self._deliver = deliver
         self._running = threading.Event()
@@ -113,7 +123,7 @@ class StatsSampler:
             self._deliver(batch)
 
     def _collect(self, wanted: typing.FrozenSet[str]) -> Batch:
-        domains: typing.List[typing.Any] = []
+        domains: typing.List[str] = []
         batch: Batch = []
         try:
             for uuid in sorted(wanted):
@@ -124,7 +134,7 @@ class StatsSampler:
                     if not self.hypervisor.gone(err):
                         raise
                     continue  # undefined or stopped meanwhile
-                domains.append(domain)
+                domains.append(uuid)
                 batch.append((uuid, self._signal(uuid, cpu_ns)))
         except self.hypervisor.error as err:
             self.hypervisor.reset(err)
@@ -156,20 +166,31 @@ class StatsSampler:
 
     # -- I/O, on a thread that may block --------------------------------------
 
-    def _sample_io(self, domains: typing.List[typing.Any]) -> None:
-        if not domains or self._io_running.is_set():
+    def _sample_io(self, uuids: typing.List[str]) -> None:
+        if not uuids or self._io_running.is_set():
             return
         self._io_running.set()
-        threading.Thread(target=self._run_io, args=(domains,), daemon=True,
+        threading.Thread(target=self._run_io, args=(uuids,), daemon=True,
                          name="heartbeat-io-stats").start()
 
-    def _run_io(self, domains: typing.List[typing.Any]) -> None:
+    def _run_io(self, uuids: typing.List[str]) -> None:
+        io = self.io_hypervisor
         try:
-            records = self.hypervisor.connection().domainListGetStats(
-                domains, self.io_stats, self.io_flags)
+            # libvirt takes the connection from the domains: they must be
+            # this connection's.
+            domains = []
+            for uuid in uuids:
+                try:
+                    domains.append(io.domain(uuid))
+                except io.error as err:
+                    if not io.gone(err):
+                        raise
+            records = io.connection().domainListGetStats(
+                domains, self.io_stats, self.io_flags) if domains else []
             counts = {domain.UUIDString(): _io_ops(record)
                       for domain, record in records}
-        except self.hypervisor.error as err:
+        except io.error as err:
+            io.reset(err)
             LOG.debug("Cannot sample I/O statistics: %(err)s", {"err": err})
             return
         finally:
@@ -180,6 +201,11 @@ class StatsSampler:
                     self._io.pop(uuid, None)
                 else:
                     self._io[uuid] = count
+
+    def close(self) -> None:
+        """Close both connections (calls still running fail, as at exit)."""
+        self.hypervisor.close()
+        self.io_hypervisor.close()
 
     def forget(self, uuid: str) -> None:
         with self._io_lock:

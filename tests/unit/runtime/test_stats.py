@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import typing
 
@@ -91,7 +92,10 @@ def test_a_stopped_qemu_freezes_vcpu_time_and_blocks_nothing() -> None:
     try:
         samples = []
         for _ in range(3):
+            started = time.monotonic()
             sampler.sample({U1})  # the I/O thread blocks; this does not
+            # (libvirt makes it wait if both share a connection).
+            assert time.monotonic() - started < 5
             ((_, signal),) = recorder.batches[-1]
             assert isinstance(signal, sig.DomainStats)
             samples.append(signal.cpu_time)
@@ -101,6 +105,41 @@ def test_a_stopped_qemu_freezes_vcpu_time_and_blocks_nothing() -> None:
     finally:
         domain.cont_qemu()
     wait_for(lambda: not sampler._io_running.is_set())
+
+
+def test_an_agent_call_waiting_for_qemu_does_not_delay_samples() -> None:
+    """QGA calls and CPU samples use separate connections.
+
+    With one connection, libvirt makes the CPU sample of a stopped QEMU
+    wait for the agent call in progress about it: the verdict then had
+    no CPU evidence and called a stopped QEMU a hung guest.
+    """
+    fake = fakelibvirt.FakeLibvirt()
+    domain = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    domain.qga.mode = "hang"
+    qga = Hypervisor(fake, "qemu:///system", fake.libvirt_qemu)
+    recorder = Recorder()
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), recorder)
+    hanging = threading.Thread(target=lambda: _quietly(
+        qga.agent_command, qga.domain(U1), "{}", 2))
+    hanging.start()
+    try:
+        wait_for(lambda: domain.qga.calls == 1)
+        started = time.monotonic()
+        sampler.sample({U1})
+        assert time.monotonic() - started < 1
+        assert len(recorder.batches) == 1
+    finally:
+        fake.daemon.release.set()
+        hanging.join()
+
+
+def _quietly(call: typing.Callable[..., object], *args: object) -> None:
+    try:
+        call(*args)
+    except fakelibvirt.libvirtError:
+        pass
 
 
 def test_one_sample_at_a_time_and_none_for_nobody() -> None:
