@@ -21,11 +21,13 @@ answer with a wrong id or with garbage.
 from __future__ import annotations
 
 import json
+import typing
 
 from tests.fakelibvirt import C
 from tests.fakelibvirt import Daemon
 from tests.fakelibvirt import Domain
 from tests.fakelibvirt import libvirtError
+from tests.fakelibvirt import unwrap
 
 
 class FakeLibvirtQemu:
@@ -38,9 +40,10 @@ class FakeLibvirtQemu:
     def __init__(self, daemon: Daemon):
         self._daemon = daemon
 
-    def qemuAgentCommand(self, domain: Domain, command: str,
+    def qemuAgentCommand(self, handle: typing.Any, command: str,
                          timeout: int, flags: int) -> str:
         self._daemon.check()
+        domain, conn = unwrap(handle)
         qga = domain.qga
         qga.calls += 1
         qga.timeouts.append(timeout)
@@ -51,7 +54,9 @@ class FakeLibvirtQemu:
                                "not running", C.VIR_ERR_OPERATION_INVALID)
         if qga.delay:
             self._daemon.release.wait(qga.delay)
-        return _BEHAVIOURS[qga.mode](self._daemon, domain, command, timeout)
+        with domain.waiting_for_qemu(conn):
+            return _BEHAVIOURS[qga.mode](self._daemon, domain, command,
+                                         timeout)
 
 
 def _answer(daemon: Daemon, domain: Domain, command: str,

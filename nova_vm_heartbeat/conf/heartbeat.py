@@ -347,9 +347,10 @@ lifecycle events.
         help="""
 Seconds between two samples of a silent instance's domain statistics (CPU
 time, I/O), which tell a hung guest from a frozen QEMU process. Only
-instances with an unanswered challenge are sampled (one libvirt call
-each, about 0.15 ms), the first time at once. A verdict needs two samples
-taken during the silence: keep this at most half the shortest heartbeat
+instances with a challenge half its timeout late are sampled (one libvirt
+call each, about 0.15 ms), and at once when one times out. A verdict wants
+one second of samples taken during the silence and waits up to 2 seconds
+past its deadline for them: keep this at most half the shortest heartbeat
 interval.
 """),
     cfg.IntOpt(

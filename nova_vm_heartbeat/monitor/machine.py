@@ -203,6 +203,8 @@ class InstanceMonitor:
         self._probes: typing.Dict[sig.Channel, Probe] = {}
         self._suspensions = Suspensions()
         self._stats = diagnosis.StatsHistory()
+        #: The latest diagnosis had the vCPU time (for the reason).
+        self._cpu_known = False
         self._episodes = Episodes(bounds, record)
         self._requests = requests or HostRequestBudget(
             bounds.requests_per_hour)
@@ -250,9 +252,10 @@ class InstanceMonitor:
             for probe in self._probes.values():
                 deadline = min(deadline, probe.next_deadline())
         if self.state is S.STARTING:
-            deadline = min(deadline, self._grace_until)
+            deadline = min(deadline, self._decision_time(self._grace_until))
         elif self.state in JUDGING and self._loss_can_fire():
-            deadline = min(deadline, self._loss_deadline())
+            deadline = min(deadline,
+                           self._decision_time(self._loss_deadline()))
         return deadline
 
     def forgive(self, now: float) -> None:
@@ -297,7 +300,11 @@ class InstanceMonitor:
         """Whether a verdict may be decided within a failure window.
 
         The runtime samples the domain's statistics while this holds, so
-        that the verdict has CPU evidence for its fault class.
+        that the verdict has CPU evidence for its fault class. In a
+        silence that is from the moment a challenge is half its timeout
+        late, not only once one timed out: with a threshold of 2 and the
+        timeout at the interval, the first timeout is the verdict's
+        deadline.
         """
         if not self._running:
             return False
@@ -306,7 +313,8 @@ class InstanceMonitor:
             return self._grace_until <= now + window
         probe = self._primary()
         return (self.state in JUDGING and probe is not None
-                and probe.misses > 0) or self._may_escalate()
+                and (probe.misses > 0 or probe.late(now))
+                ) or self._may_escalate()
 
     def missed_total(self) -> int:
         """Challenges that went unanswered, ever, on every channel."""
@@ -599,12 +607,15 @@ class InstanceMonitor:
 
     def _judge(self, now: float, actions: Actions) -> None:
         probe = self._primary()
-        if self.state is S.STARTING and now >= self._grace_until:
-            self._fire(now, T.GRACE_EXPIRED, actions, self._diagnose(now))
+        if self.state is S.STARTING:
+            if now >= self._decision_time(self._grace_until):
+                self._fire(now, T.GRACE_EXPIRED, actions,
+                           self._diagnose(now))
         elif self.state in JUDGING and probe is not None:
             if probe.misses and self.state is not S.SUSPECT:
                 self._fire(now, T.MISS, actions)
-            if self._loss_can_fire() and now >= self._loss_deadline():
+            if self._loss_can_fire() and now >= self._decision_time(
+                    self._loss_deadline()):
                 self._fire(now, T.LOST, actions, self._diagnose(now))
         elif self._may_escalate() and now >= self._loss_deadline():
             self._escalate(now, actions)
@@ -636,6 +647,26 @@ class InstanceMonitor:
             self._episodes.escalate(now, self._verdict(
                 now, vd.VerdictKind.HEARTBEAT_LOST, fault, False), actions)
 
+    def _decision_time(self, deadline: float) -> float:
+        """When a silence due at ``deadline`` is decided.
+
+        At its deadline, unless its CPU evidence is short: sampling began
+        but covers less than ``EVIDENCE_SPAN``. Then once it does, or
+        ``EVIDENCE_WAIT`` after the deadline (the samples arrive between
+        two calls: each is a signal, after which this is asked again).
+        Without any sample (no statistics here) nothing is waited for,
+        nor where the fault class does not depend on the CPU time.
+        """
+        if self._crashed or self._agent_stopped:
+            return deadline
+        covered = self._stats.span_since(
+            deadline - self.settings.interval
+            * self.settings.failure_threshold)
+        if covered is None or covered >= min(diagnosis.EVIDENCE_SPAN,
+                                             self.settings.interval):
+            return deadline
+        return deadline + diagnosis.EVIDENCE_WAIT
+
     def _diagnose(self, now: float) -> vd.FaultClass:
         settings = self.settings
         window_start = now - settings.interval * settings.failure_threshold
@@ -643,7 +674,9 @@ class InstanceMonitor:
         # challenge, not merely before the silence began.
         alive_since = now - (settings.interval + settings.timeout)
         qga = self._probes.get(QGA)
-        covered, cpu, io = self._stats.deltas(window_start)
+        covered, cpu, io = self._stats.deltas(
+            window_start, span=max(diagnosis.EVIDENCE_SPAN, settings.interval))
+        self._cpu_known = cpu is not None
         heartbeat = self._probes.get(HB)
         return diagnosis.classify(diagnosis.Evidence(
             crashed=self._crashed,
@@ -812,7 +845,7 @@ class InstanceMonitor:
             kind=kind, fault_class=fault, severity=vd.SEVERITIES[fault],
             episode=self._episodes.next_number() if new_episode
             and kind is not vd.VerdictKind.HEARTBEAT_RESTORED else 0,
-            reason=vd.REASONS[kind, fault],
+            reason=vd.reason(kind, fault, cpu_known=self._cpu_known),
             silent_for=(now - max(goods)) if goods else None,
             missed=probe.misses if probe else 0,
             channels=tuple(c.value for c in self._probes),

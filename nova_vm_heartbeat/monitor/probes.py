@@ -119,6 +119,17 @@ class Probe:
             del self._expired[seq]
         return len(late)
 
+    def late(self, now: float) -> bool:
+        """Whether a challenge waits for its answer for half its timeout.
+
+        A healthy guest answers within milliseconds: this is the first
+        sign that a silence began, before any challenge has timed out.
+        """
+        for sent in self._pending.values():
+            if now - sent >= self.timeout / 2:
+                return True
+        return False
+
     def next_deadline(self) -> float:
         """When this probe next needs a tick."""
         deadline = self._next_at if self.usable else _NEVER

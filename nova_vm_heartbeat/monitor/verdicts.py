@@ -141,3 +141,16 @@ REASONS.update({
     (VerdictKind.HEARTBEAT_RESTORED, fault):
         "answers are back after %s" % fault.value
     for fault in FaultClass})
+#: ``guest_hung`` when the domain's CPU time could not be read: the vCPUs
+#: may as well be stopped.
+HUNG_WITHOUT_CPU_TIME = ("no channel answers; the vCPU time could not be "
+                         "read, so a stopped QEMU process is not ruled out")
+
+
+def reason(kind: VerdictKind, fault: FaultClass,
+           cpu_known: bool = True) -> str:
+    """The operator-facing summary of a verdict."""
+    if (kind is VerdictKind.HEARTBEAT_LOST and fault is FaultClass.GUEST_HUNG
+            and not cpu_known):
+        return HUNG_WITHOUT_CPU_TIME
+    return REASONS[kind, fault]

@@ -14,8 +14,10 @@
 
 :class:`Hypervisor` holds the ``libvirt`` module (the real one, imported
 only when the runtime needs it, or a test double), its ``libvirt_qemu``
-companion for agent commands, and one connection shared by the QGA
-probes and the statistics sampler. The connection is opened on first use
+companion for agent commands, and one connection. The QGA probes and
+the statistics sampler each have their own (libvirt makes calls about one
+domain on one connection wait for each other: see ``stats.py``). The
+connection is opened on first use
 and again after it broke (libvirtd restarted): callers that see a
 connection error call :meth:`Hypervisor.reset` and the next call reopens.
 Nothing here imports libvirt at import time.
@@ -79,7 +81,7 @@ def qemu_module(libvirt: typing.Any) -> typing.Optional[typing.Any]:
 
 
 class Hypervisor:
-    """The libvirt modules and one lazily opened, shared connection."""
+    """The libvirt modules and one lazily opened connection."""
 
     def __init__(self, libvirt: typing.Any, uri: str,
                  qemu: typing.Optional[typing.Any] = None):
@@ -92,7 +94,7 @@ class Hypervisor:
         self._outage = Once()
 
     def connection(self) -> typing.Any:
-        """The shared connection, opened if needed.
+        """The connection, opened if needed.
 
         :raises libvirtError: libvirtd cannot be reached.
         """

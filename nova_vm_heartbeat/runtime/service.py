@@ -182,9 +182,12 @@ class MonitorService:
                                      self.forgive_all,
                                      self.options.reconnect_max)
             self._events.start()  # registers the event loop first
+        # One connection each for the QGA calls and the statistics: with
+        # one for both, libvirt makes a stopped QEMU's CPU sample wait for
+        # the agent call in progress (see stats.py).
         self._hypervisor = hv.Hypervisor(module, uri, hv.qemu_module(module))
-        self._stats = StatsSampler(self._hypervisor, self._host_pool_(),
-                                   self._deliver_batch)
+        self._stats = StatsSampler(hv.Hypervisor(module, uri),
+                                   self._host_pool_(), self._deliver_batch)
         if self._hypervisor.qemu is not None:
             workers = max(1, self.options.qga_workers)
             self._qga_pool = concurrent.futures.ThreadPoolExecutor(
@@ -220,6 +223,8 @@ class MonitorService:
                 pool.shutdown(wait=False, cancel_futures=True)
         if self._hypervisor is not None:
             self._hypervisor.close()
+        if self._stats is not None:
+            self._stats.close()
         self._store.close(max(0.0, deadline - time.monotonic()) + 1.0)
         self.sink.stop()
         LOG.info("Heartbeat monitor stopped")

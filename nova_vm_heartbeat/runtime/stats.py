@@ -33,9 +33,19 @@ libvirt call at all.
   two, and would look frozen. It is used only where the cgroup cannot be
   read.
 * Block and network request counters (for guests without QGA) need QEMU
-  itself. They come from ``domainListGetStats`` on a daemon thread of
-  their own, one call at a time: when it blocks on a stopped QEMU, the
-  vCPU samples go on, and the I/O counters are simply not updated.
+  itself. They come from ``domainListGetStats``, one call per domain on a
+  daemon thread of its own, at most one at a time per domain and
+  :data:`MAX_IO_CALLS` in all: when one blocks on a stopped QEMU, that
+  domain's I/O counters are not updated, and the vCPU samples and the
+  other domains' counters go on. (One call for every domain made one
+  stopped QEMU hold up every silent guest's counters.)
+* Each has a libvirt connection of its own, and so do the QGA calls
+  (the service gives the sampler its own :class:`Hypervisor`). libvirt
+  9.0 makes ``virDomainGetCPUStats`` wait while another call about the
+  same domain *on the same connection* waits for its QEMU process (bulk
+  statistics, an agent command): measured, it then blocks for as long as
+  QEMU is stopped, and on another connection it returns in 1 ms. With a
+  shared connection, a stopped QEMU's verdict had no CPU evidence.
 """
 
 from __future__ import annotations
@@ -52,6 +62,9 @@ from nova_vm_heartbeat.runtime.throttle import Once
 LOG = logging.getLogger(__name__)
 
 Batch = typing.List[typing.Tuple[str, sig.Signal]]
+#: I/O statistics calls in progress at once, at most (each may wait for
+#: as long as its domain's QEMU process is stopped).
+MAX_IO_CALLS = 4
 #: (group, counters summed for I/O)
 _IO_COUNTERS = (("block", ("rd.reqs", "wr.reqs")),
                 ("net", ("rx.pkts", "tx.pkts")))
@@ -77,11 +90,13 @@ class StatsSampler:
     def __init__(self, hypervisor: Hypervisor,
                  executor: concurrent.futures.Executor,
                  deliver: typing.Callable[[Batch], None]):
+        #: For the vCPU time: nothing else may use its connection.
         self.hypervisor = hypervisor
+        #: For the I/O counters, which wait for QEMU: a connection apart.
+        self.io_hypervisor = Hypervisor(hypervisor.libvirt, hypervisor.uri)
         self._executor = executor
         self._deliver = deliver
         self._running = threading.Event()
-        self._io_running = threading.Event()
         self._failing = Once()
         lv = hypervisor.constant
         self.io_stats = (lv("VIR_DOMAIN_STATS_INTERFACE")
@@ -90,6 +105,10 @@ class StatsSampler:
         self._io_lock = threading.Lock()
         #: The latest I/O request count of each domain (by uuid).
         self._io: typing.Dict[str, int] = {}
+        #: The domains whose I/O statistics call is in progress.
+        self._io_busy: typing.Set[str] = set()
+        #: Of those, the ones forgotten meanwhile (their count is dropped).
+        self._io_forgotten: typing.Set[str] = set()
 
     def sample(self, wanted: typing.AbstractSet[str]) -> None:
         """Sample the domains in ``wanted`` (uuids), unless a sample runs.
@@ -113,7 +132,7 @@ class StatsSampler:
             self._deliver(batch)
 
     def _collect(self, wanted: typing.FrozenSet[str]) -> Batch:
-        domains: typing.List[typing.Any] = []
+        domains: typing.List[str] = []
         batch: Batch = []
         try:
             for uuid in sorted(wanted):
@@ -124,7 +143,7 @@ class StatsSampler:
                     if not self.hypervisor.gone(err):
                         raise
                     continue  # undefined or stopped meanwhile
-                domains.append(domain)
+                domains.append(uuid)
                 batch.append((uuid, self._signal(uuid, cpu_ns)))
         except self.hypervisor.error as err:
             self.hypervisor.reset(err)
@@ -156,31 +175,52 @@ class StatsSampler:
 
     # -- I/O, on a thread that may block --------------------------------------
 
-    def _sample_io(self, domains: typing.List[typing.Any]) -> None:
-        if not domains or self._io_running.is_set():
-            return
-        self._io_running.set()
-        threading.Thread(target=self._run_io, args=(domains,), daemon=True,
-                         name="heartbeat-io-stats").start()
-
-    def _run_io(self, domains: typing.List[typing.Any]) -> None:
-        try:
-            records = self.hypervisor.connection().domainListGetStats(
-                domains, self.io_stats, self.io_flags)
-            counts = {domain.UUIDString(): _io_ops(record)
-                      for domain, record in records}
-        except self.hypervisor.error as err:
-            LOG.debug("Cannot sample I/O statistics: %(err)s", {"err": err})
-            return
-        finally:
-            self._io_running.clear()
+    def _sample_io(self, uuids: typing.List[str]) -> None:
         with self._io_lock:
-            for uuid, count in counts.items():
-                if count is None:
-                    self._io.pop(uuid, None)
-                else:
+            room = MAX_IO_CALLS - len(self._io_busy)
+            todo = [u for u in uuids if u not in self._io_busy][:room]
+            self._io_busy.update(todo)
+        for uuid in todo:
+            threading.Thread(target=self._run_io, args=(uuid,), daemon=True,
+                             name="heartbeat-io-stats").start()
+
+    def io_busy(self) -> typing.Set[str]:
+        """The domains whose I/O statistics call is still in progress."""
+        with self._io_lock:
+            return set(self._io_busy)
+
+    def _run_io(self, uuid: str) -> None:
+        io = self.io_hypervisor
+        count: typing.Optional[int] = None
+        try:
+            # libvirt takes the connection from the domain: it must be
+            # this connection's.
+            records = io.connection().domainListGetStats(
+                [io.domain(uuid)], self.io_stats, self.io_flags)
+            for _, record in records:
+                count = _io_ops(record)
+        except io.error as err:
+            if not io.gone(err):
+                io.reset(err)
+            LOG.debug("Cannot sample the I/O statistics of %(uuid)s: "
+                      "%(err)s", {"uuid": uuid, "err": err})
+        finally:
+            with self._io_lock:
+                self._io_busy.discard(uuid)
+                if uuid in self._io_forgotten:
+                    self._io_forgotten.discard(uuid)
+                elif count is not None:
                     self._io[uuid] = count
+                else:
+                    self._io.pop(uuid, None)
+
+    def close(self) -> None:
+        """Close both connections (calls still running fail, as at exit)."""
+        self.hypervisor.close()
+        self.io_hypervisor.close()
 
     def forget(self, uuid: str) -> None:
         with self._io_lock:
             self._io.pop(uuid, None)
+            if uuid in self._io_busy:
+                self._io_forgotten.add(uuid)

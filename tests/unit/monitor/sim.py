@@ -67,7 +67,8 @@ class Sim:
                  uptime: typing.Optional[float] = None,
                  greet: bool = True,
                  record: typing.Optional[EpisodeRecord] = None,
-                 requests: typing.Optional[HostRequestBudget] = None):
+                 requests: typing.Optional[HostRequestBudget] = None,
+                 stats_offset: float = 0.0):
         self.now = 1000.0
         self.guest = guest or Guest()
         self.monitor = InstanceMonitor(settings, bounds, self.now,
@@ -81,7 +82,8 @@ class Sim:
         self._order = itertools.count()
         self._cpu = 0.0
         self._io = 0
-        self._next_stats = self.now
+        #: The runtime's sampling timer is not aligned with challenges.
+        self._next_stats = self.now + stats_offset
         if greet:
             self.signal(sig.AgentGreeted("boot-1"))
 

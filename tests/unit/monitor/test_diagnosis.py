@@ -67,6 +67,31 @@ def test_history_deltas() -> None:
     assert history.deltas(2.0) == (3.0, None, None)
 
 
+def test_history_cpu_is_the_trailing_span() -> None:
+    """I/O over the whole window; vCPU time over its last ``span``."""
+    history = diagnosis.StatsHistory()
+    for tenth in range(0, 31, 5):  # 0.0 to 3.0 s: busy, then stopped
+        at = tenth / 10
+        history.add(diagnosis.Sample(at, min(at, 1.5) * 0.5, tenth))
+    covered, cpu, io = history.deltas(0.0, span=1.0)
+    assert (covered, cpu, io) == (1.0, 0.0, 30)
+    # A span longer than the window: all of it.
+    assert history.deltas(0.0, span=10.0)[:2] == (3.0, 0.75)
+    # No sample a whole span older than the newest: the oldest one.
+    assert history.deltas(2.5, span=1.0)[:2] == (0.5, 0.0)
+
+
+def test_history_span_since() -> None:
+    history = diagnosis.StatsHistory()
+    assert history.span_since(0.0) is None
+    history.add(diagnosis.Sample(1.0, 0.0, 0))
+    assert history.span_since(0.0) == 0.0
+    history.add(diagnosis.Sample(1.5, 0.0, 0))
+    assert history.span_since(0.0) == 0.5
+    assert history.span_since(1.2) == 0.0
+    assert history.span_since(2.0) is None
+
+
 def test_history_is_bounded() -> None:
     history = diagnosis.StatsHistory()
     for second in range(1000):

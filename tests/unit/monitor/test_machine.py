@@ -19,6 +19,7 @@ import dataclasses
 import pytest
 
 from nova_vm_heartbeat.monitor import actions as act
+from nova_vm_heartbeat.monitor import diagnosis
 from nova_vm_heartbeat.monitor import machine
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
 from nova_vm_heartbeat.monitor.machine import MonitorState as S
@@ -88,6 +89,64 @@ def test_guest_hung_without_stats() -> None:
     sim.guest.heartbeat = sim.guest.qga = False
     detection_latency(sim)
     assert sim.kinds() == [(LOST, "guest_hung")]
+    # Nothing tells whether the vCPUs run: the reason does not say so.
+    assert "could not be read" in sim.verdicts[0].reason
+
+
+#: (interval, timeout, failure threshold): the bounds' corners and the
+#: defaults; with threshold 2 and the timeout at the interval, the verdict
+#: is due when the first challenge of the silence times out.
+TIMINGS = [(1.0, 1.0, 3), (1.0, 1.0, 2), (1.0, 0.5, 2), (2.0, 2.0, 2),
+           (10.0, 5.0, 3), (10.0, 10.0, 2), (5.0, 0.5, 2)]
+
+
+@pytest.mark.parametrize("interval,timeout,threshold", TIMINGS)
+@pytest.mark.parametrize("phase", [0.01, 0.45, 0.9])
+@pytest.mark.parametrize("stats_offset", [0.0, 0.3])
+@pytest.mark.parametrize("cpu_rate,fault", [(0.0, "vm_frozen"),
+                                            (0.05, "guest_hung")])
+def test_the_verdict_has_cpu_evidence_whatever_the_timing(
+        interval: float, timeout: float, threshold: int, phase: float,
+        stats_offset: float, cpu_rate: float, fault: str) -> None:
+    """A verdict has CPU evidence, whenever in its cycle the guest stops.
+
+    It tells a stopped QEMU (no CPU time) from a hung guest. With a
+    threshold of 2 and the timeout at the interval, sampling used to begin
+    at the verdict's deadline: no evidence, always ``guest_hung``.
+    """
+    settings = dataclasses.replace(FAST, interval=interval,
+                                   timeout=timeout,
+                                   failure_threshold=threshold)
+    sim = Sim(settings=settings, stats_offset=stats_offset)
+    sim.run(interval * threshold + 3 * interval)
+    assert sim.state() is S.HEALTHY and sim.reports == []
+    sim.run(phase * interval)
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.guest.cpu_rate = cpu_rate
+    stopped = sim.now
+    sim.run(interval * threshold + timeout + 2 * diagnosis.EVIDENCE_WAIT)
+    assert sim.kinds() == [(LOST, fault)]
+    latency = sim.reports[0][0] - stopped
+    assert latency <= (interval * threshold + timeout
+                       + diagnosis.EVIDENCE_WAIT)
+
+
+def test_a_qemu_stopped_late_in_the_silence_is_vm_frozen() -> None:
+    """What counts is the end of the silence.
+
+    The guest hangs with its vCPUs spinning; QEMU is stopped later, before
+    the verdict: a stopped QEMU, whatever its vCPUs did before.
+    """
+    slow = dataclasses.replace(FAST, interval=10.0, timeout=5.0)
+    sim = Sim(settings=slow)
+    sim.run(60)
+    assert sim.state() is S.HEALTHY
+    sim.guest.heartbeat = sim.guest.qga = False
+    sim.run(17)
+    assert sim.state() is S.SUSPECT and sim.reports == []
+    sim.guest.cpu_rate = 0.0
+    sim.run(20)
+    assert sim.kinds() == [(LOST, "vm_frozen")]
 
 
 def test_guest_crashed_on_crash_event_at_once() -> None:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import typing
 
@@ -71,7 +72,7 @@ def test_samples_vcpu_time_per_domain_and_io_in_the_background() -> None:
     assert uuid == U1 and isinstance(first, sig.DomainStats)
     assert first.cpu_time is not None and first.io_ops is None
     # The I/O counters arrive on their own thread, for the next sample.
-    wait_for(lambda: not sampler._io_running.is_set())
+    wait_for(lambda: not sampler.io_busy())
     sampler.sample({U1})
     ((_, second),) = recorder.batches[-1]
     assert isinstance(second, sig.DomainStats)
@@ -91,16 +92,115 @@ def test_a_stopped_qemu_freezes_vcpu_time_and_blocks_nothing() -> None:
     try:
         samples = []
         for _ in range(3):
+            started = time.monotonic()
             sampler.sample({U1})  # the I/O thread blocks; this does not
+            # (libvirt makes it wait if both share a connection).
+            assert time.monotonic() - started < 5
             ((_, signal),) = recorder.batches[-1]
             assert isinstance(signal, sig.DomainStats)
             samples.append(signal.cpu_time)
             time.sleep(0.02)
         assert len(set(samples)) == 1
-        assert sampler._io_running.is_set()  # still blocked on QEMU
+        assert sampler.io_busy() == {U1}  # still blocked on QEMU
     finally:
         domain.cont_qemu()
-    wait_for(lambda: not sampler._io_running.is_set())
+    wait_for(lambda: not sampler.io_busy())
+
+
+def test_a_stopped_qemu_does_not_hold_up_the_io_counters_of_others() -> None:
+    """Each domain's I/O counters come from a call of its own.
+
+    With one call for every sampled domain, a stopped QEMU held up the
+    counters of every other silent guest: a guest without QGA whose agent
+    died while it still did I/O (``agent_failure``) read as hung.
+    """
+    fake = fakelibvirt.FakeLibvirt()
+    stopped = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    fake.add_domain(U2, "two", "<domain/>", cpu_rate=1.0)
+    recorder = Recorder()
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), recorder)
+    stopped.stop_qemu()
+    try:
+        sampler.sample({U1, U2})
+        wait_for(lambda: sampler.io_busy() == {U1})
+        sampler.sample({U1, U2})
+        io = {uuid: signal.io_ops for uuid, signal in recorder.batches[-1]
+              if isinstance(signal, sig.DomainStats)}
+        assert io[U1] is None and io[U2] is not None
+        # Never more than one call at a time per domain.
+        sampler.sample({U1, U2})
+        assert sampler.io_busy() == {U1}
+    finally:
+        stopped.cont_qemu()
+    wait_for(lambda: not sampler.io_busy())
+
+
+def test_a_domain_forgotten_during_its_io_call_leaves_no_count() -> None:
+    fake = fakelibvirt.FakeLibvirt()
+    domain = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), Recorder())
+    domain.stop_qemu()
+    sampler.sample({U1})
+    wait_for(lambda: sampler.io_busy() == {U1})
+    sampler.forget(U1)
+    domain.cont_qemu()
+    wait_for(lambda: not sampler.io_busy())
+    assert sampler._io == {}
+
+
+def test_io_calls_in_progress_are_bounded() -> None:
+    fake = fakelibvirt.FakeLibvirt()
+    uuids = ["%08d-0000-4000-8000-000000000000" % n for n in range(12)]
+    for n, uuid in enumerate(uuids):
+        fake.add_domain(uuid, "d%d" % n, "<domain/>").stop_qemu()
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), Recorder())
+    try:
+        sampler.sample(set(uuids))
+        wait_for(lambda: len(sampler.io_busy()) == stats.MAX_IO_CALLS)
+        sampler.sample(set(uuids))
+        assert len(sampler.io_busy()) == stats.MAX_IO_CALLS
+    finally:
+        for uuid in uuids:
+            fake.daemon.domains[uuid].cont_qemu()
+    wait_for(lambda: not sampler.io_busy())
+
+
+def test_an_agent_call_waiting_for_qemu_does_not_delay_samples() -> None:
+    """QGA calls and CPU samples use separate connections.
+
+    With one connection, libvirt makes the CPU sample of a stopped QEMU
+    wait for the agent call in progress about it: the verdict then had
+    no CPU evidence and called a stopped QEMU a hung guest.
+    """
+    fake = fakelibvirt.FakeLibvirt()
+    domain = fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    domain.qga.mode = "hang"
+    qga = Hypervisor(fake, "qemu:///system", fake.libvirt_qemu)
+    recorder = Recorder()
+    sampler = stats.StatsSampler(Hypervisor(fake, "qemu:///system"),
+                                 Inline(), recorder)
+    hanging = threading.Thread(target=lambda: _quietly(
+        qga.agent_command, qga.domain(U1), "{}", 2))
+    hanging.start()
+    try:
+        wait_for(lambda: domain.qga.calls == 1)
+        started = time.monotonic()
+        sampler.sample({U1})
+        assert time.monotonic() - started < 1
+        assert len(recorder.batches) == 1
+    finally:
+        fake.daemon.release.set()
+        hanging.join()
+
+
+def _quietly(call: typing.Callable[..., object], *args: object) -> None:
+    try:
+        call(*args)
+    except fakelibvirt.libvirtError:
+        pass
 
 
 def test_one_sample_at_a_time_and_none_for_nobody() -> None:
