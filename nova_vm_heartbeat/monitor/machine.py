@@ -245,18 +245,25 @@ class InstanceMonitor:
 
     def next_deadline(self) -> float:
         """When :meth:`tick` next has something to do."""
-        # Called after every tick and signal: no lists, no generators.
-        deadline = min(self._suspensions.next_deadline(),
-                       self._episodes.next_deadline())
-        if self._running and self.state is not S.SUSPENDED:
+        # Called after every tick and signal: no lists, no generators, and
+        # comparisons rather than min() (several times dearer in 3.11).
+        deadline = self._suspensions.next_deadline()
+        other = self._episodes.next_deadline()
+        if other < deadline:
+            deadline = other
+        state = self.state
+        if self._running and state is not S.SUSPENDED:
             for probe in self._probes.values():
-                deadline = min(deadline, probe.next_deadline())
-        if self.state is S.STARTING:
-            deadline = min(deadline, self._decision_time(self._grace_until))
-        elif self.state in JUDGING and self._loss_can_fire():
-            deadline = min(deadline,
-                           self._decision_time(self._loss_deadline()))
-        return deadline
+                other = probe.next_deadline()
+                if other < deadline:
+                    deadline = other
+        if state is S.STARTING:
+            other = self._decision_time(self._grace_until)
+        elif state in JUDGING and self._loss_can_fire():
+            other = self._decision_time(self._loss_deadline())
+        else:
+            return deadline
+        return other if other < deadline else deadline
 
     def forgive(self, now: float) -> None:
         """Forgive a time the host could not observe.
@@ -807,7 +814,8 @@ class InstanceMonitor:
         """
         self._unwell = tuple(
             vd.FailedComponent(c.name, c.reason, c.progress)
-            for c in components if c.status is events.Health.FAILED)
+            for c in components if c.status is events.Health.FAILED
+        ) if components else ()
         if probe is not self._primary():
             return
         if health is not events.Health.OK or self._unwell:

@@ -134,5 +134,6 @@ class Probe:
         """When this probe next needs a tick."""
         deadline = self._next_at if self.usable else _NEVER
         for sent in self._pending.values():
-            deadline = min(deadline, sent + self.timeout)
+            if sent + self.timeout < deadline:
+                deadline = sent + self.timeout
         return deadline

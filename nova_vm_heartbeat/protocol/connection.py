@@ -159,7 +159,13 @@ class Connection:
 
     def _accept(self, message: events.Message, line: bytes) -> None:
         """Role specific checks and bookkeeping of a received message."""
-        if isinstance(message, events.Hello):
+        if isinstance(message, events.Response):  # nearly every message
+            if self._challenges.get(message.seq) != message.nonce:
+                raise errors.RemoteProtocolError(
+                    "stale_response", "response to seq %d matches no "
+                    "outstanding challenge" % message.seq, line)
+            del self._challenges[message.seq]
+        elif isinstance(message, events.Hello):
             self._new_session()
             self.offered_version = negotiate(
                 message.min_version, message.version,
@@ -173,12 +179,6 @@ class Connection:
             self.version = message.version
         elif isinstance(message, events.Challenge):
             self._remember_challenge(message)
-        elif isinstance(message, events.Response):
-            if self._challenges.get(message.seq) != message.nonce:
-                raise errors.RemoteProtocolError(
-                    "stale_response", "response to seq %d matches no "
-                    "outstanding challenge" % message.seq, line)
-            del self._challenges[message.seq]
 
     def _remember_challenge(self, challenge: events.Challenge) -> None:
         self._challenges[challenge.seq] = challenge.nonce
@@ -215,7 +215,12 @@ class Connection:
         return data
 
     def _check_outgoing(self, message: events.Message) -> None:
-        if isinstance(message, events.Hello):
+        if isinstance(message, events.Challenge):  # nearly every message
+            if message.seq <= self._last_seq:
+                raise errors.LocalProtocolError(
+                    "challenge seq must increase (last %d, got %d)"
+                    % (self._last_seq, message.seq))
+        elif isinstance(message, events.Hello):
             if not (self.min_version <= message.min_version
                     <= message.version <= self.max_version):
                 raise errors.LocalProtocolError(
@@ -226,11 +231,6 @@ class Connection:
                 raise errors.LocalProtocolError(
                     "welcome must carry the negotiated version %s, not %d"
                     % (self.offered_version, message.version))
-        elif isinstance(message, events.Challenge):
-            if message.seq <= self._last_seq:
-                raise errors.LocalProtocolError(
-                    "challenge seq must increase (last %d, got %d)"
-                    % (self._last_seq, message.seq))
         elif isinstance(message, events.Response):
             if self._challenges.get(message.seq) != message.nonce:
                 raise errors.LocalProtocolError(
@@ -244,13 +244,13 @@ class Connection:
         self._challenges.clear()
 
     def _commit_outgoing(self, message: events.Message) -> None:
-        if isinstance(message, events.Hello):
+        if isinstance(message, events.Challenge):  # nearly every message
+            self._last_seq = message.seq
+            self._remember_challenge(message)
+        elif isinstance(message, events.Hello):
             self._new_session()
             self._offered_range = (message.min_version, message.version)
         elif isinstance(message, events.Welcome):
             self.version = message.version
-        elif isinstance(message, events.Challenge):
-            self._last_seq = message.seq
-            self._remember_challenge(message)
         elif isinstance(message, events.Response):
             del self._challenges[message.seq]

@@ -130,8 +130,15 @@ class Choice(Field):
 
     def __init__(self, enum_type: typing.Type[enum.Enum]):
         self.enum_type = enum_type
+        self._members = {member.value: member for member in enum_type}
 
     def decode(self, value: object, limits: Limits) -> enum.Enum:
+        # A dict lookup for the common case, a wire string: the enum's
+        # own lookup is a Python-level call several times dearer.
+        if value.__class__ is str:
+            member = self._members.get(value)
+            if member is not None:
+                return member
         try:
             return self.enum_type(value)
         except ValueError:
@@ -196,6 +203,8 @@ class Components(Field):
                limits: Limits) -> typing.Tuple[events.Component, ...]:
         if not isinstance(value, dict):
             raise InvalidField("must be an object")
+        if not value:  # the usual answer: nothing to report
+            return ()
         if len(value) > limits.max_components:
             raise InvalidField("must have at most %d components"
                                % limits.max_components)

@@ -104,6 +104,9 @@ class LineBuffer:
         if not data:
             self._close()
             return
+        if RESYNC_BYTE not in data:  # nearly always: one complete line
+            self._feed_segment(data)
+            return
         if b"\xff\xff" in data:  # a run of 0xFF is one resync
             data = _RESYNC_RUN.sub(RESYNC_BYTE, data)
         first, *rest = data.split(RESYNC_BYTE)

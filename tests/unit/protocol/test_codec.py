@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import typing
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,6 +66,34 @@ def test_wire_form_is_compact_and_ordered() -> None:
     line = codec.encode(ev.Challenge(7, NONCE), 1, LIMITS)
     assert line == (b'{"v":1,"type":"challenge","seq":7,"nonce":"%s"}\n'
                     % NONCE.encode())
+
+
+@given(strategies.messages, st.integers(1, 255))
+def test_every_line_is_what_the_json_encoder_writes(message: ev.Message,
+                                                    version: int) -> None:
+    """The templates of simple messages write the generic path's bytes."""
+    plan = codec._BY_CLASS[type(message)]
+    assert codec.encode(message, version, LIMITS) == \
+        codec._encode_document(plan, message, version, LIMITS) + b"\n"
+
+
+def test_only_messages_json_writes_verbatim_have_a_template() -> None:
+    templated = {plan.schema.type_name for plan in codec._BY_CLASS.values()
+                 if plan.template is not None}
+    assert templated == {"challenge"}
+    for pattern in codec._JSON_SAFE_PATTERNS:
+        for char in '"\\\x00\x1f\x7f\u00e9\u2028':
+            assert not pattern.search(char), (pattern, char)
+
+
+@pytest.mark.parametrize("seq, nonce", [
+    (-1, NONCE), (True, NONCE), (1.0, NONCE), (2 ** 53, NONCE),
+    (1, NONCE.upper()), (1, NONCE + '"'), (1, 7), (1, "a\\" + NONCE)])
+def test_a_templated_message_is_validated_like_any_other(
+        seq: object, nonce: object) -> None:
+    with pytest.raises(errors.LocalProtocolError, match="cannot send"):
+        codec.encode(ev.Challenge(seq, nonce), 1,  # type: ignore[arg-type]
+                     LIMITS)
 
 
 def test_unknown_keys_are_ignored() -> None:
@@ -209,6 +238,27 @@ _json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=40)
+
+
+def _outcome(parse: typing.Callable[[str], object],
+             text: str) -> typing.Tuple[str, object]:
+    try:
+        return "ok", parse(text)
+    except ValueError as err:
+        return "error", str(err)
+
+
+@given(st.one_of(
+    _json_values.map(json.dumps),
+    st.tuples(st.sampled_from(["", " ", "\t", "\r\n "]),
+              _json_values.map(json.dumps),
+              st.sampled_from(["", " ", "x", " 1", " {}", "\t\t["]),
+              ).map("".join),
+    st.text(alphabet=' \t\r\n{}[]":,0123456789ax', max_size=12)))
+def test_the_json_fast_path_answers_as_the_decoder_does(text: str) -> None:
+    """Same value or same error, whitespace and extra data included."""
+    assert _outcome(codec._decode_json, text) == \
+        _outcome(codec._DECODER.decode, text)
 
 
 @given(_json_values, st.integers(1, 10))
