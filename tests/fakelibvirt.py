@@ -61,6 +61,8 @@ class C:
     VIR_ERR_AGENT_COMMAND_FAILED = 113
     # virDomainState
     VIR_DOMAIN_NOSTATE = 0
+    # virConnectListAllDomainsFlags
+    VIR_CONNECT_LIST_DOMAINS_RUNNING = 16
     VIR_DOMAIN_RUNNING = 1
     VIR_DOMAIN_BLOCKED = 2
     VIR_DOMAIN_PAUSED = 3
@@ -398,7 +400,11 @@ class Connection:
 
     def listAllDomains(self, flags: int = 0) -> typing.List[Domain]:
         self._check()
-        return list(self._daemon.domains.values())
+        domains = list(self._daemon.domains.values())
+        if flags & C.VIR_CONNECT_LIST_DOMAINS_RUNNING:
+            domains = [d for d in domains
+                       if d.run_state == C.VIR_DOMAIN_RUNNING]
+        return domains
 
     def lookupByUUIDString(self, uuid: str) -> DomainHandle:
         self._check()

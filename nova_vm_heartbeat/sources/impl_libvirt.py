@@ -50,11 +50,14 @@ XML_TTL = 60.0
 RUN_DIR = "/run/libvirt/qemu"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Cached:
     domain_id: int
     at: float
     description: typing.Optional[domain_xml.DomainDescription]
+    #: When its QEMU process started, in seconds since the host booted
+    #: (the same process while the domain ID is); None: not read yet.
+    started: typing.Optional[float] = None
 
 
 class LibvirtSource(InstanceSource):
@@ -78,11 +81,25 @@ class LibvirtSource(InstanceSource):
         self._warned: typing.Set[typing.Tuple[str, str]] = set()
 
     def instances(self) -> typing.List[InstanceInfo]:
+        """Every domain with our channel, and whether it runs.
+
+        Two calls to libvirtd whatever the number of domains (the domains,
+        the running ones), plus a domain's XML when it restarted or its
+        copy is ``XML_TTL`` old, and its QEMU's start time once per
+        process: at 1,000 domains every ``refresh_interval``, a call per
+        domain for its state would cost the host more than the heartbeats.
+        """
         libvirt = self._module()
         with self._lock:
             try:
-                domains = self._connection(libvirt).listAllDomains(0)
-                found = [self._instance(libvirt, d) for d in domains]
+                conn = self._connection(libvirt)
+                domains = conn.listAllDomains(0)
+                running = {str(d.UUIDString()).lower()
+                           for d in conn.listAllDomains(
+                               libvirt.VIR_CONNECT_LIST_DOMAINS_RUNNING)}
+                booted = system_uptime()
+                found = [self._instance(libvirt, d, running, booted)
+                         for d in domains]
                 listed = {str(d.UUIDString()).lower() for d in domains}
             except libvirt.libvirtError as err:
                 self._drop_connection()
@@ -123,36 +140,46 @@ class LibvirtSource(InstanceSource):
 
     # -- one domain -----------------------------------------------------------
 
-    def _instance(self, libvirt: typing.Any,
-                  domain: typing.Any) -> typing.Optional[InstanceInfo]:
+    def _instance(self, libvirt: typing.Any, domain: typing.Any,
+                  running: typing.Set[str], booted: typing.Optional[float],
+                  ) -> typing.Optional[InstanceInfo]:
         try:
-            description = self._description(domain)
-            if description is None:
-                return None
-            running = domain.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+            cached = self._described(domain)
         except libvirt.libvirtError as err:
             if _vanished(libvirt, err):
                 return None  # undefined while we listed: next time
             raise
+        description = cached.description
+        if description is None:
+            return None
+        runs = description.uuid in running
+        uptime = None
+        if runs and booted is not None:
+            if cached.started is None:
+                cached.started = process_start(self._pid_file(
+                    description.name))
+            if cached.started is not None:
+                uptime = max(0.0, booted - cached.started)
         return InstanceInfo(
             uuid=description.uuid, domain_name=description.name,
             settings=description.settings,
             heartbeat_socket=description.heartbeat_socket,
-            display_name=description.display_name, running=running,
-            uptime=self._uptime(description.name) if running else None)
+            display_name=description.display_name, running=runs,
+            uptime=uptime)
 
-    def _description(self, domain: typing.Any
-                     ) -> typing.Optional[domain_xml.DomainDescription]:
+    def _described(self, domain: typing.Any) -> _Cached:
         uuid = str(domain.UUIDString()).lower()
         domain_id = int(domain.ID())
         cached = self._cache.get(uuid)
         now = self.clock()
         if cached is not None and cached.domain_id == domain_id \
                 and now - cached.at < XML_TTL:
-            return cached.description
-        description = self._parse(uuid, domain.XMLDesc(0))
-        self._cache[uuid] = _Cached(domain_id, now, description)
-        return description
+            return cached
+        started = (cached.started if cached is not None
+                   and cached.domain_id == domain_id else None)
+        cached = self._cache[uuid] = _Cached(
+            domain_id, now, self._parse(uuid, domain.XMLDesc(0)), started)
+        return cached
 
     def _parse(self, uuid: str, text: str
                ) -> typing.Optional[domain_xml.DomainDescription]:
@@ -175,8 +202,8 @@ class LibvirtSource(InstanceSource):
         for uuid in [u for u in self._cache if u not in uuids]:
             del self._cache[uuid]
 
-    def _uptime(self, name: str) -> typing.Optional[float]:
-        return process_uptime(os.path.join(self.run_dir, name + ".pid"))
+    def _pid_file(self, name: str) -> str:
+        return os.path.join(self.run_dir, name + ".pid")
 
 
 def _vanished(libvirt: typing.Any, err: BaseException) -> bool:
@@ -187,14 +214,31 @@ def _vanished(libvirt: typing.Any, err: BaseException) -> bool:
 
 def process_uptime(pid_file: str) -> typing.Optional[float]:
     """Seconds since the process in ``pid_file`` started; None if unknown."""
+    booted, started = system_uptime(), process_start(pid_file)
+    if booted is None or started is None:
+        return None
+    return max(0.0, booted - started)
+
+
+def system_uptime() -> typing.Optional[float]:
+    """Seconds since the host booted; None if unknown."""
+    try:
+        with open("/proc/uptime", encoding="ascii") as stream:
+            return float(stream.read(64).split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_start(pid_file: str) -> typing.Optional[float]:
+    """When the process in ``pid_file`` started; None if unknown.
+
+    In seconds since the host booted, as :func:`system_uptime` counts.
+    """
     try:
         with open(pid_file, encoding="ascii") as stream:
             pid = int(stream.read(32).strip())
         with open("/proc/%d/stat" % pid, encoding="ascii") as stream:
             fields = stream.read(4096).rsplit(")", 1)[1].split()
-        with open("/proc/uptime", encoding="ascii") as stream:
-            system_uptime = float(stream.read(64).split()[0])
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-    return max(0.0, system_uptime - started)

@@ -152,3 +152,63 @@ def test_process_uptime(tmp_path: typing.Any) -> None:
     pid_file.write_text("garbage")
     assert impl_libvirt.process_uptime(str(pid_file)) is None
     assert impl_libvirt.process_uptime(str(tmp_path / "none.pid")) is None
+
+
+def test_a_look_costs_libvirtd_two_calls_whatever_the_domains(
+        fake: fakelibvirt.FakeLibvirt) -> None:
+    """No call per domain for its state: two lists say what runs."""
+    class NoStateCall(fakelibvirt.Domain):
+        def state(self, flags: int = 0) -> typing.List[int]:
+            raise AssertionError("a libvirtd call per domain")
+
+    for domain in fake.daemon.domains.values():
+        domain.__class__ = NoStateCall
+    src = source(fake)
+    for _ in range(2):
+        found = {i.uuid: i.running for i in src.instances()}
+        assert found == {U1: True, U2: False}
+    fake.daemon.domains[U2].run_state = fakelibvirt.C.VIR_DOMAIN_RUNNING
+    assert {i.uuid: i.running for i in src.instances()} \
+        == {U1: True, U2: True}
+
+
+def test_the_qemu_start_is_read_once_per_process(
+        fake: fakelibvirt.FakeLibvirt,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: typing.List[str] = []
+    booted = [1000.0]
+
+    def process_start(pid_file: str) -> float:
+        reads.append(os.path.basename(pid_file))
+        return 400.0 + 100 * len(reads)
+
+    monkeypatch.setattr(impl_libvirt, "process_start", process_start)
+    monkeypatch.setattr(impl_libvirt, "system_uptime", lambda: booted[0])
+    clock = Clock()
+    src = source(fake, clock)
+
+    def uptimes() -> typing.Dict[str, typing.Optional[float]]:
+        return {i.uuid: i.uptime for i in src.instances()}
+
+    assert uptimes() == {U1: 500.0, U2: None}  # U2 is paused
+    booted[0] += 10
+    clock.now += impl_libvirt.XML_TTL  # the XML is read again, not this
+    assert uptimes() == {U1: 510.0, U2: None}
+    assert reads == ["instance-1.pid"]
+    fake.daemon.domains[U1].domain_id += 1  # a new QEMU process
+    assert uptimes() == {U1: 410.0, U2: None}
+    fake.daemon.domains[U2].run_state = fakelibvirt.C.VIR_DOMAIN_RUNNING
+    assert uptimes() == {U1: 410.0, U2: 310.0}
+    assert reads == ["instance-1.pid", "instance-1.pid", "instance-2.pid"]
+
+
+def test_an_unreadable_start_is_no_uptime_and_read_again(
+        fake: fakelibvirt.FakeLibvirt,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    starts: typing.List[typing.Optional[float]] = [None, 900.0]
+    monkeypatch.setattr(impl_libvirt, "process_start",
+                        lambda pid_file: starts.pop(0))
+    monkeypatch.setattr(impl_libvirt, "system_uptime", lambda: 1000.0)
+    src = source(fake)
+    assert {i.uuid: i.uptime for i in src.instances()}[U1] is None
+    assert {i.uuid: i.uptime for i in src.instances()}[U1] == 100.0
