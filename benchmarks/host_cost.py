@@ -26,7 +26,8 @@ channel mix, it runs ``nova-vm-heartbeat-monitor`` (through
 * ``qga``: the QGA channel only, so QGA is the instance's heartbeat;
 * ``both``: both channels, our agent answering (the common case);
 
-and measures, from ``/proc/<pid>/stat`` (utime + stime):
+and measures, from ``/proc/<pid>/task/*/schedstat`` (run time, to the
+nanosecond, rather than ``stat``'s 10 ms ticks):
 
 * the monitor's CPU over ``--window`` seconds;
 * libvirtd's CPU over the same window with the monitor running and,
@@ -122,17 +123,65 @@ def libvirtd_pid() -> int:
     raise RuntimeError("libvirtd does not run")
 
 
+def _tasks(pid: int) -> typing.List[str]:
+    try:
+        return os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return []
+
+
 def cpu(pid: int) -> float:
-    return sum(cpu_seconds(pid))
+    """CPU seconds of every thread of ``pid``, to the nanosecond.
+
+    ``schedstat``'s run time rather than ``stat``'s utime and stime,
+    which count 10 ms ticks: at a few milliseconds a second per guest, a
+    window of ticks says little. Threads that ended are not counted
+    (the monitor's live for the whole run); without ``schedstat``, ticks.
+    """
+    total = 0.0
+    for task in _tasks(pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as stat:
+                total += int(stat.read().split()[0]) / 1e9
+        except FileNotFoundError:
+            continue  # the thread ended
+        except OSError:
+            return sum(cpu_seconds(pid))
+    return total
+
+
+def wakeups(pid: int) -> int:
+    """How often the threads of ``pid`` slept and were woken, in all.
+
+    Voluntary context switches since each thread started.
+    """
+    total = 0
+    for task in _tasks(pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, task)) as status:
+                for line in status:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 def window(pids: typing.Sequence[int], seconds: float) -> typing.List[float]:
     """CPU share of one core of each of ``pids`` over ``seconds``."""
+    return window_with_wakeups(pids, seconds)[0]
+
+
+def window_with_wakeups(pids: typing.Sequence[int], seconds: float
+                        ) -> typing.Tuple[typing.List[float], float]:
+    """:func:`window`, and the first pid's wakeups per second."""
     before = [cpu(pid) for pid in pids]
+    woken = wakeups(pids[0])
     started = time.monotonic()
     time.sleep(seconds)
     wall = time.monotonic() - started
-    return [(cpu(pid) - was) / wall for pid, was in zip(pids, before)]
+    rate = (wakeups(pids[0]) - woken) / wall
+    return [(cpu(pid) - was) / wall for pid, was in zip(pids, before)], rate
 
 
 class Spec(typing.NamedTuple):
@@ -194,6 +243,34 @@ class Run:
                                     display_name="host-cost")
                        for i in range(self.args.guests)]
 
+    def refresh(self, calls: int = 50) -> typing.Dict[str, typing.Any]:
+        """What one look at the host's domains costs, per domain.
+
+        The standalone monitor's instance source lists the domains every
+        ``refresh_interval`` (10 s): a libvirt call per domain for its
+        state, its XML when that changed, its QEMU's start time. Timed
+        in this process (``--code`` does not change it), with libvirtd's
+        CPU over the same calls (which also counts what the guests made
+        it do meanwhile).
+        """
+        from nova_vm_heartbeat.monitor.policy import Settings
+        from nova_vm_heartbeat.sources import impl_libvirt
+        source = impl_libvirt.LibvirtSource("qemu:///system", Settings())
+        try:
+            domains = len(source.instances())  # connects, fills the cache
+            libvirtd, own = cpu(self.libvirtd), time.thread_time()
+            for _ in range(calls):
+                source.instances()
+            own = time.thread_time() - own
+            libvirtd = cpu(self.libvirtd) - libvirtd
+        finally:
+            source.close()
+        return {"domains": domains, "calls": calls,
+                "monitor_ms_per_domain": round(
+                    1000 * own / calls / max(1, domains), 4),
+                "libvirtd_ms_per_domain": round(
+                    1000 * libvirtd / calls / max(1, domains), 4)}
+
     def fixed(self, code: str) -> float:
         monitor = self.monitor(code, "both", prefix="no-such-domain-")
         assert monitor.process is not None
@@ -222,10 +299,11 @@ class Run:
                  fixed: float) -> typing.Dict[str, typing.Any]:
         assert monitor.process is not None
         pid = monitor.process.pid
-        on_mon, on_lv, off_lv = [], [], []
+        on_mon, on_lv, off_lv, woken = [], [], [], []
         for number in range(self.args.rounds):
-            mon_share, lv_share = window([pid, self.libvirtd],
-                                         self.args.window)
+            (mon_share, lv_share), rate = window_with_wakeups(
+                [pid, self.libvirtd], self.args.window)
+            woken.append(rate)
             on_mon.append(mon_share)
             on_lv.append(lv_share)
             os.kill(pid, signal.SIGSTOP)
@@ -241,6 +319,7 @@ class Run:
                                 os.getloadavg()))
         n = len(self.guests)
         monitor_share = statistics.median(on_mon)
+        wakeup_rate = statistics.median(woken)
         libvirtd_added = statistics.median(
             [a - b for a, b in zip(on_lv, off_lv)])
         return {"mix": name, "guests": n,
@@ -253,6 +332,13 @@ class Run:
                     1000 * (monitor_share - fixed) / n, 4),
                 "libvirtd_ms_per_instance_s": round(
                     1000 * libvirtd_added / n, 4),
+                # Each wakeup of an idle thread costs far more than the
+                # work it does when there is little (cold caches): with
+                # few guests, most of the cost per instance is wakeups.
+                "monitor_wakeups_per_instance_s": round(wakeup_rate / n, 2),
+                "monitor_us_per_wakeup": round(
+                    1e6 * monitor_share / wakeup_rate, 1)
+                if wakeup_rate else None,
                 "load_average": os.getloadavg()}
 
     def close(self) -> None:
@@ -264,13 +350,15 @@ def table(code: str, fixed: float,
           results: typing.List[typing.Dict[str, typing.Any]]) -> None:
     print("%s: fixed cost (monitor, no instance): %.3f%% of one core"
           % (code, 100 * fixed))
-    print("%-10s %6s %18s %19s %6s" % (
+    print("%-10s %6s %18s %19s %17s %10s %6s" % (
         "mix", "guests", "monitor ms/inst/s", "libvirtd ms/inst/s",
-        "load"))
+        "wakeups/inst/s", "us/wakeup", "load"))
     for r in results:
-        print("%-10s %6d %18.3f %19.3f %6.2f" % (
+        print("%-10s %6d %18.3f %19.3f %17.2f %10.1f %6.2f" % (
             r["mix"], r["guests"], r["monitor_ms_per_instance_s"],
-            r["libvirtd_ms_per_instance_s"], r["load_average"][0]))
+            r["libvirtd_ms_per_instance_s"],
+            r["monitor_wakeups_per_instance_s"],
+            r["monitor_us_per_wakeup"] or 0.0, r["load_average"][0]))
 
 
 def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
@@ -301,6 +389,10 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         run = Run(args, workdir)
         try:
             run.boot()
+            refresh = run.refresh()
+            say("one look at the domains: %(monitor_ms_per_domain).3f ms "
+                "here and %(libvirtd_ms_per_domain).3f ms in libvirtd per "
+                "domain (%(domains)d domains, %(calls)d looks)" % refresh)
             for name, tree in codes:
                 code = os.path.abspath(tree)
                 fixed = run.fixed(code)
@@ -311,6 +403,7 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         finally:
             run.close()
     figures = dict(trees[codes[-1][0]], benchmark="host_cost",
+                   refresh=refresh,
                    interval_s=1.0, window_s=args.window,
                    rounds=args.rounds, trees=trees,
                    load_average_before=load,

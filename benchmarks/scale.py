@@ -251,35 +251,74 @@ def line(result: typing.Dict[str, typing.Any]) -> str:
                 dmed=result["detection_median"]))
 
 
-def projection(path: str, instances: int = 1000,
+def projection(path: str, results: typing.List[typing.Dict[str, typing.Any]],
+               interval: float, qga_check_interval: float,
+               refresh_interval: float, instances: int = 1000,
                ) -> typing.Optional[typing.Dict[str, typing.Any]]:
     """Monitor and libvirtd CPU for ``instances`` real ones, per mix.
 
-    From ``host_cost.py``'s JSON: the fixed cost plus ``instances`` times
-    each mix's cost per instance per second (at its 1 s interval).
+    Not ``host_cost.py``'s cost per instance times ``instances``. With a
+    handful of guests nearly all of that is the monitor waking up for
+    each message: a wakeup of a process idle since the last one costs
+    some hundred microseconds however little it does (``host_cost.py``
+    prints it), and at 1,000 instances each wakeup handles several
+    messages. So, at this run's ``interval``:
+
+    * our heartbeat channel: what this run measured with simulated
+      guests at ``instances`` (from the nearest N measured, in
+      proportion, if it did not run that N);
+    * QGA: ``host_cost.py``'s cost of one QGA challenge (its ``qga``
+      mix: one per instance and second), times the challenges per
+      second: one per ``qga_check_interval`` while our agent answers
+      (``both``), one per interval without it (``qga``). Measured with
+      a few guests, so it includes their wakeups: an upper bound;
+    * the instance source: ``host_cost.py``'s cost of one look at a
+      domain, every ``refresh_interval``.
+
+    None without ``host_cost.py``'s JSON or without a simulated run.
     """
-    if not os.path.exists(path):
+    if not os.path.exists(path) or not results:
         return None
     with open(path) as source:
         measured = json.load(source)
-    fixed = measured["fixed_monitor_share"]
+    nearest = min(results, key=lambda r: abs(r["n"] - instances))
+    heartbeat = nearest["cpu_share"] * instances / nearest["n"]
+    per_call = {row["mix"]: row for row in measured["results"]}.get("qga")
+    refresh = measured.get("refresh") or {
+        "monitor_ms_per_domain": 0.0, "libvirtd_ms_per_domain": 0.0}
+    looks = instances / refresh_interval / 1000
+    fixed = measured["fixed_monitor_share"] + looks * refresh[
+        "monitor_ms_per_domain"]
+    fixed_libvirtd = looks * refresh["libvirtd_ms_per_domain"]
+    rates = {"heartbeat": 0.0, "both": 1 / qga_check_interval,
+             "qga": 1 / interval}
     mixes = {}
-    for row in measured["results"]:
-        mixes[row["mix"]] = {
-            "monitor_share": round(fixed + instances * row[
-                "monitor_ms_per_instance_s"] / 1000, 4),
-            "libvirtd_share": round(instances * row[
-                "libvirtd_ms_per_instance_s"] / 1000, 4)}
-    return {"instances": instances, "from": path, "mixes": mixes,
+    for mix, qga_rate in rates.items():
+        if qga_rate and per_call is None:
+            continue
+        calls = instances * qga_rate / 1000
+        mixes[mix] = {
+            "monitor_share": round(fixed + (heartbeat if mix != "qga" else 0)
+                                   + calls * (per_call or {}).get(
+                                       "monitor_ms_per_instance_s", 0.0),
+                                   4),
+            "libvirtd_share": round(fixed_libvirtd + calls * (
+                per_call or {}).get("libvirtd_ms_per_instance_s", 0.0), 4)}
+    return {"instances": instances, "interval": interval,
+            "qga_check_interval": qga_check_interval,
+            "refresh_interval": refresh_interval,
+            "heartbeat_from_n": nearest["n"], "from": path, "mixes": mixes,
             "measured_load_average": measured.get("load_average_after")}
 
 
 def projection_lines(projected: typing.Dict[str, typing.Any]
                      ) -> typing.List[str]:
-    return ["projected, %d real instances at 1 s, %-9s: monitor %5.1f%% "
-            "+ libvirtd %5.1f%% of one core (per-instance costs from %s)"
-            % (projected["instances"], mix, 100 * f["monitor_share"],
-               100 * f["libvirtd_share"], projected["from"])
+    return ["projected, %d real instances at %g s, %-9s: monitor %5.1f%% "
+            "+ libvirtd %5.1f%% of one core (heartbeat from N=%d here, "
+            "QGA and the source from %s)"
+            % (projected["instances"], projected["interval"], mix,
+               100 * f["monitor_share"], 100 * f["libvirtd_share"],
+               projected["heartbeat_from_n"], projected["from"])
             for mix, f in projected["mixes"].items()]
 
 
@@ -292,6 +331,15 @@ def machine() -> typing.Dict[str, typing.Any]:
             "python": platform.python_version(),
             "kernel": platform.release(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _option_default(name: str) -> float:
+    """The default of ``[heartbeat] name`` in the tree measured."""
+    from nova_vm_heartbeat.conf import heartbeat
+    for opt in heartbeat.all_opts():
+        if opt.name == name:
+            return float(opt.default)
+    raise LookupError(name)
 
 
 def parse(argv: typing.Optional[typing.Sequence[str]] = None
@@ -316,6 +364,14 @@ def parse(argv: typing.Optional[typing.Sequence[str]] = None
         HERE, os.pardir, "build", "benchmarks", "host_cost.json"),
         help="host_cost.py's JSON, for the projection to 1,000 real "
         "instances (default: build/benchmarks/host_cost.json)")
+    parser.add_argument("--qga-check-interval", type=float,
+                        default=_option_default("qga_check_interval"),
+                        help="for the projection: seconds between QGA "
+                        "challenges while our agent answers")
+    parser.add_argument("--refresh-interval", type=float,
+                        default=_option_default("refresh_interval"),
+                        help="for the projection: seconds between two "
+                        "looks at the host's domains")
     parser.add_argument("--metrics-port", type=int, default=0,
                         help="serve the metrics endpoint on this port "
                         "while measuring (default: off)")
@@ -339,7 +395,9 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         results.append(result)
         print(line(result), flush=True)
     conditions["load_average_after"] = os.getloadavg()
-    projected = projection(os.path.normpath(args.host_cost))
+    projected = projection(os.path.normpath(args.host_cost), results,
+                           args.interval, args.qga_check_interval,
+                           args.refresh_interval)
     for text in projection_lines(projected) if projected else []:
         print(text, flush=True)
     print(json.dumps({"benchmark": "scale", "interval": args.interval,
