@@ -36,8 +36,8 @@ class Settings:
     :param qga: whether the instance has the QEMU guest agent channel.
     """
 
-    interval: float = 10.0
-    timeout: float = 5.0
+    interval: float = 5.0
+    timeout: float = 2.5
     failure_threshold: int = 3
     boot_grace: float = 300.0
     heartbeat: bool = True
@@ -79,7 +79,7 @@ class Bounds:
     requests_per_hour: int = 10
     #: Seconds between two QGA challenges while our heartbeat channel
     #: answers (QGA on demand); never less than the instance's interval.
-    qga_check_interval: float = 30.0
+    qga_check_interval: float = 60.0
 
     def clamp(self, wanted: Settings) -> Settings:
         """Return ``wanted`` within these bounds.

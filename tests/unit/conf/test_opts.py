@@ -29,6 +29,7 @@ from nova_vm_heartbeat.conf import metrics
 from nova_vm_heartbeat.conf import opts
 from nova_vm_heartbeat.conf import sink
 from nova_vm_heartbeat.conf import standalone
+from nova_vm_heartbeat.monitor.policy import Settings
 
 GROUPS = ("heartbeat", "heartbeat_sink", "heartbeat_standalone",
           "heartbeat_admin", "heartbeat_metrics", "masakari_bridge",
@@ -46,7 +47,7 @@ def test_every_group_registers(conf):
 
 def test_register_twice_is_harmless(conf):
     heartbeat_conf.register_opts(conf)
-    assert conf.heartbeat.interval == 10.0
+    assert conf.heartbeat.interval == Settings().interval
 
 
 def test_list_opts_shape():
@@ -63,9 +64,9 @@ def test_list_opts_shape():
 def test_list_opts_returns_copies():
     listed = dict((group.name, options) for group, options in opts.list_opts())
     listed["heartbeat"][0].default = 99.0
-    assert heartbeat.defaults_opts[0].default == 10.0
+    assert heartbeat.defaults_opts[0].default == Settings().interval
     again = dict((g.name, o) for g, o in opts.list_opts())
-    assert again["heartbeat"][0].default == 10.0
+    assert again["heartbeat"][0].default == Settings().interval
 
 
 def test_configs_do_not_share_state():
