@@ -134,6 +134,7 @@ class Probe:
         """When this probe next needs a tick."""
         deadline = self._next_at if self.usable else _NEVER
         for sent in self._pending.values():
-            if sent + self.timeout < deadline:
-                deadline = sent + self.timeout
+            due = sent + self.timeout
+            if due < deadline:
+                deadline = due
         return deadline

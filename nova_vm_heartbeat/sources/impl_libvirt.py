@@ -212,14 +212,6 @@ def _vanished(libvirt: typing.Any, err: BaseException) -> bool:
         libvirt, "VIR_ERR_NO_DOMAIN", None)
 
 
-def process_uptime(pid_file: str) -> typing.Optional[float]:
-    """Seconds since the process in ``pid_file`` started; None if unknown."""
-    booted, started = system_uptime(), process_start(pid_file)
-    if booted is None or started is None:
-        return None
-    return max(0.0, booted - started)
-
-
 def system_uptime() -> typing.Optional[float]:
     """Seconds since the host booted; None if unknown."""
     try:

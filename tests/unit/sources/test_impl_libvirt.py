@@ -144,14 +144,17 @@ def test_missing_bindings_are_source_unavailable(
         src.instances()
 
 
-def test_process_uptime(tmp_path: typing.Any) -> None:
+def test_process_start_and_system_uptime(tmp_path: typing.Any) -> None:
     pid_file = tmp_path / "instance-1.pid"
     pid_file.write_text("%d\n" % os.getpid())
-    uptime = impl_libvirt.process_uptime(str(pid_file))
-    assert uptime is not None and 0 <= uptime < 24 * 3600 * 365
+    started = impl_libvirt.process_start(str(pid_file))
+    booted = impl_libvirt.system_uptime()
+    assert started is not None and booted is not None
+    uptime = booted - started
+    assert 0 <= uptime < 24 * 3600 * 365
     pid_file.write_text("garbage")
-    assert impl_libvirt.process_uptime(str(pid_file)) is None
-    assert impl_libvirt.process_uptime(str(tmp_path / "none.pid")) is None
+    assert impl_libvirt.process_start(str(pid_file)) is None
+    assert impl_libvirt.process_start(str(tmp_path / "none.pid")) is None
 
 
 def test_a_look_costs_libvirtd_two_calls_whatever_the_domains(
