@@ -246,10 +246,11 @@ class Run:
     def refresh(self, calls: int = 50) -> typing.Dict[str, typing.Any]:
         """What one look at the host's domains costs, per domain.
 
-        The standalone monitor's instance source lists the domains every
-        ``refresh_interval`` (10 s): a libvirt call per domain for its
-        state, its XML when that changed, its QEMU's start time. Timed
-        in this process (``--code`` does not change it), with libvirtd's
+        The standalone monitor's instance source looks at the domains
+        every ``refresh_interval`` (10 s): the domains and the running
+        ones, each domain's XML when it restarted or a minute went by,
+        its QEMU's start time once. Timed in this process with this
+        tree's source (``--code`` does not change it), with libvirtd's
         CPU over the same calls (which also counts what the guests made
         it do meanwhile).
         """

@@ -284,6 +284,9 @@ def projection(path: str, results: typing.List[typing.Dict[str, typing.Any]],
     nearest = min(results, key=lambda r: abs(r["n"] - instances))
     heartbeat = nearest["cpu_share"] * instances / nearest["n"]
     per_call = {row["mix"]: row for row in measured["results"]}.get("qga")
+    qga_monitor_ms, qga_libvirtd_ms = (
+        (per_call["monitor_ms_per_instance_s"],
+         per_call["libvirtd_ms_per_instance_s"]) if per_call else (0.0, 0.0))
     refresh = measured.get("refresh") or {
         "monitor_ms_per_domain": 0.0, "libvirtd_ms_per_domain": 0.0}
     looks = instances / refresh_interval / 1000
@@ -297,13 +300,11 @@ def projection(path: str, results: typing.List[typing.Dict[str, typing.Any]],
         if qga_rate and per_call is None:
             continue
         calls = instances * qga_rate / 1000
+        ours = heartbeat if mix != "qga" else 0.0
         mixes[mix] = {
-            "monitor_share": round(fixed + (heartbeat if mix != "qga" else 0)
-                                   + calls * (per_call or {}).get(
-                                       "monitor_ms_per_instance_s", 0.0),
-                                   4),
-            "libvirtd_share": round(fixed_libvirtd + calls * (
-                per_call or {}).get("libvirtd_ms_per_instance_s", 0.0), 4)}
+            "monitor_share": round(fixed + ours + calls * qga_monitor_ms, 4),
+            "libvirtd_share": round(
+                fixed_libvirtd + calls * qga_libvirtd_ms, 4)}
     return {"instances": instances, "interval": interval,
             "qga_check_interval": qga_check_interval,
             "refresh_interval": refresh_interval,
