@@ -306,20 +306,33 @@ class Domain:
 
 
 class DomainHandle:
-    """A domain as one connection sees it (a ``virDomainPtr``)."""
+    """A domain as one connection sees it (a ``virDomainPtr``).
+
+    Like libvirt's, its calls go over that connection: once it broke
+    (libvirtd restarted), they fail even when libvirtd is back.
+    """
 
     def __init__(self, domain: Domain, conn: Connection):
         self.domain, self.conn = domain, conn
 
     def __getattr__(self, name: str) -> typing.Any:
-        return getattr(self.domain, name)
+        value = getattr(self.domain, name)
+        if not callable(value):
+            return value
+
+        def call(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            self.conn._check()
+            return value(*args, **kwargs)
+        return call
 
     def getCPUStats(self, total: bool,
                     flags: int = 0) -> typing.List[typing.Dict[str, int]]:
+        self.conn._check()
         self.domain.wait_turn(self.conn)
         return self.domain.getCPUStats(total, flags)
 
     def info(self) -> typing.List[int]:
+        self.conn._check()
         self.domain.wait_turn(self.conn)
         return self.domain.info()
 

@@ -44,6 +44,8 @@ class FakeLibvirtQemu:
                          timeout: int, flags: int) -> str:
         self._daemon.check()
         domain, conn = unwrap(handle)
+        if conn is not None:
+            conn._check()  # the handle's connection broke
         qga = domain.qga
         qga.calls += 1
         qga.timeouts.append(timeout)

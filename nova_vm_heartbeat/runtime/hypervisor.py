@@ -16,11 +16,16 @@
 only when the runtime needs it, or a test double), its ``libvirt_qemu``
 companion for agent commands, and one connection. The QGA probes and
 the statistics sampler each have their own (libvirt makes calls about one
-domain on one connection wait for each other: see ``stats.py``). The
-connection is opened on first use
-and again after it broke (libvirtd restarted): callers that see a
-connection error call :meth:`Hypervisor.reset` and the next call reopens.
-Nothing here imports libvirt at import time.
+domain on one connection wait for each other: see ``stats.py``); each is
+named for its purpose in the logs.
+
+The connection is opened on first use and again after it broke. A
+connection learns that libvirtd restarted only when a call on it fails,
+which may be long after the restart (QGA is challenged once a minute
+while our agent answers). So :meth:`Hypervisor.retrying` makes a call
+and, if it failed because the connection broke, makes it once more on a
+new connection: the restart costs a log line, never a probe. Nothing
+here imports libvirt at import time.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from nova_vm_heartbeat.runtime import libvirt_errors
 from nova_vm_heartbeat.runtime.throttle import Once
 
 LOG = logging.getLogger(__name__)
+
+T = typing.TypeVar("T")
 
 
 def import_libvirt() -> typing.Optional[typing.Any]:
@@ -84,10 +91,13 @@ class Hypervisor:
     """The libvirt modules and one lazily opened connection."""
 
     def __init__(self, libvirt: typing.Any, uri: str,
-                 qemu: typing.Optional[typing.Any] = None):
+                 qemu: typing.Optional[typing.Any] = None,
+                 purpose: str = "libvirt calls"):
         self.libvirt = libvirt
         self.qemu = qemu
         self.uri = uri
+        #: What the connection is for, in its log messages.
+        self.purpose = purpose
         self.error: typing.Type[BaseException] = libvirt.libvirtError
         self._lock = threading.Lock()
         self._conn: typing.Optional[typing.Any] = None
@@ -108,13 +118,30 @@ class Hypervisor:
             conn = self.libvirt.open(self.uri)
         except self.error as err:
             if self._outage.first():
-                LOG.warning("Cannot connect to libvirt at %(uri)s: %(err)s; "
-                            "retrying", {"uri": self.uri, "err": err})
+                LOG.warning("Cannot connect to libvirt at %(uri)s for "
+                            "%(purpose)s: %(err)s; retrying at the next "
+                            "call", {"uri": self.uri, "err": err,
+                                     "purpose": self.purpose})
             raise
         if self._outage.clear():
-            LOG.info("Connected to libvirt at %(uri)s again",
-                     {"uri": self.uri})
+            LOG.info("Connected to libvirt at %(uri)s again for "
+                     "%(purpose)s", {"uri": self.uri,
+                                     "purpose": self.purpose})
         return conn
+
+    def retrying(self, call: typing.Callable[[], T]) -> T:
+        """``call()``, made again once if the connection broke under it.
+
+        ``call`` gets the connection with :meth:`connection` (or
+        :meth:`domain`) each time it runs, so the second run opens a new
+        one. Errors about a domain, and a second failure, are raised.
+        """
+        try:
+            return call()
+        except self.error as err:
+            if not self.reset(err):
+                raise
+        return call()
 
     def reset(self, err: BaseException) -> bool:
         """Drop the connection if ``err`` says it broke; whether it did."""
@@ -124,9 +151,10 @@ class Hypervisor:
             conn, self._conn = self._conn, None
         if conn is not None:
             if self._outage.first():
-                LOG.warning("The libvirt connection to %(uri)s broke "
-                            "(%(err)s); reconnecting",
-                            {"uri": self.uri, "err": err})
+                LOG.warning("The libvirt connection for %(purpose)s to "
+                            "%(uri)s broke (%(err)s); reconnecting",
+                            {"uri": self.uri, "err": err,
+                             "purpose": self.purpose})
             _close_quietly(conn)
         return True
 

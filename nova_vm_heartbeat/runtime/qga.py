@@ -41,7 +41,9 @@ calls itself to make sure of it:
   state unknown", never as a miss.
 
 Host-side errors (libvirtd gone, an unexpected exception) are posted as
-:attr:`~.AgentError.HOST_ERROR`: never evidence against the instance.
+:attr:`~.AgentError.HOST_ERROR`: never evidence against the instance. A
+call that fails because libvirtd restarted since the last one is made
+again at once on a new connection (:meth:`Hypervisor.retrying`).
 
 Each instance's domain handle is kept while the connection it came from
 is the hypervisor's, and dropped on any error of a call: looking the
@@ -252,7 +254,8 @@ class QgaProber:
     def _challenge(self, uuid: str, seq: int, timeout: float) -> sig.Signal:
         seconds = max(1, math.ceil(timeout))
         try:
-            answered = self._sync(self._domain(uuid), seconds)
+            answered = self.hypervisor.retrying(
+                lambda: self._sync(self._domain(uuid), seconds))
         except self.hypervisor.error as err:
             self._domains.pop(uuid, None)
             return sig.QgaFailed(seq, self._failed(uuid, err))

@@ -185,8 +185,10 @@ class MonitorService:
         # One connection each for the QGA calls and the statistics: with
         # one for both, libvirt makes a stopped QEMU's CPU sample wait for
         # the agent call in progress (see stats.py).
-        self._hypervisor = hv.Hypervisor(module, uri, hv.qemu_module(module))
-        self._stats = StatsSampler(hv.Hypervisor(module, uri),
+        self._hypervisor = hv.Hypervisor(module, uri, hv.qemu_module(module),
+                                         "QEMU guest agent calls")
+        self._stats = StatsSampler(hv.Hypervisor(module, uri,
+                                                 purpose="vCPU statistics"),
                                    self._host_pool_(), self._deliver_batch)
         if self._hypervisor.qemu is not None:
             workers = max(1, self.options.qga_workers)

@@ -93,7 +93,8 @@ class StatsSampler:
         #: For the vCPU time: nothing else may use its connection.
         self.hypervisor = hypervisor
         #: For the I/O counters, which wait for QEMU: a connection apart.
-        self.io_hypervisor = Hypervisor(hypervisor.libvirt, hypervisor.uri)
+        self.io_hypervisor = Hypervisor(hypervisor.libvirt, hypervisor.uri,
+                                        purpose="I/O statistics")
         self._executor = executor
         self._deliver = deliver
         self._running = threading.Event()
@@ -132,19 +133,9 @@ class StatsSampler:
             self._deliver(batch)
 
     def _collect(self, wanted: typing.FrozenSet[str]) -> Batch:
-        domains: typing.List[str] = []
-        batch: Batch = []
         try:
-            for uuid in sorted(wanted):
-                try:
-                    domain = self.hypervisor.domain(uuid)
-                    cpu_ns = self._cpu_time(domain)
-                except self.hypervisor.error as err:
-                    if not self.hypervisor.gone(err):
-                        raise
-                    continue  # undefined or stopped meanwhile
-                domains.append(uuid)
-                batch.append((uuid, self._signal(uuid, cpu_ns)))
+            domains, batch = self.hypervisor.retrying(
+                lambda: self._cpu_times(wanted))
         except self.hypervisor.error as err:
             self.hypervisor.reset(err)
             if self._failing.first():
@@ -155,6 +146,23 @@ class StatsSampler:
             LOG.info("Domain statistics are available again")
         self._sample_io(domains)
         return batch
+
+    def _cpu_times(self, wanted: typing.FrozenSet[str]
+                   ) -> typing.Tuple[typing.List[str], Batch]:
+        """The running domains of ``wanted``, and their vCPU samples."""
+        domains: typing.List[str] = []
+        batch: Batch = []
+        for uuid in sorted(wanted):
+            try:
+                domain = self.hypervisor.domain(uuid)
+                cpu_ns = self._cpu_time(domain)
+            except self.hypervisor.error as err:
+                if not self.hypervisor.gone(err):
+                    raise
+                continue  # undefined or stopped meanwhile
+            domains.append(uuid)
+            batch.append((uuid, self._signal(uuid, cpu_ns)))
+        return domains, batch
 
     def _cpu_time(self, domain: typing.Any) -> object:
         """The domain's CPU time in nanoseconds (see the module doc)."""
@@ -195,8 +203,8 @@ class StatsSampler:
         try:
             # libvirt takes the connection from the domain: it must be
             # this connection's.
-            records = io.connection().domainListGetStats(
-                [io.domain(uuid)], self.io_stats, self.io_flags)
+            records = io.retrying(lambda: io.connection().domainListGetStats(
+                [io.domain(uuid)], self.io_stats, self.io_flags))
             for _, record in records:
                 count = _io_ops(record)
         except io.error as err:

@@ -153,6 +153,26 @@ def test_libvirtd_restart_reconnects(
     assert len(harness.fake.opened) == 2
 
 
+def test_a_restart_between_two_calls_costs_no_challenge(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The connection learns of the restart at the next call, a minute
+    # later perhaps: that call is made again on a new connection.
+    harness = Harness()
+    assert harness.sync(1) == sig.QgaAnswered(1)
+    harness.fake.stop_daemon()
+    harness.fake.start_daemon()
+    with caplog.at_level(logging.INFO):
+        assert harness.sync(2) == sig.QgaAnswered(2)
+    assert "connection for QEMU guest agent calls" not in caplog.text
+    assert caplog.text.count("broke") == 1
+    assert caplog.text.count("Connected to libvirt at qemu:///system "
+                             "again") == 1
+    assert len(harness.fake.opened) == 2
+    harness.domain.qga.mode = "error"  # an error about the domain:
+    assert harness.sync(3) == sig.QgaFailed(3, E.NOT_CONNECTED)
+    assert len(harness.fake.opened) == 2  # not a reason to reconnect
+
+
 def test_failures_are_logged_once_per_change(
         caplog: pytest.LogCaptureFixture) -> None:
     harness = Harness()

@@ -234,3 +234,31 @@ def test_libvirtd_down_is_logged_once(
     assert len(recorder.batches) == 1
     assert caplog.text.count("Cannot sample") == 1
     assert caplog.text.count("available again") == 1
+
+
+def test_a_restart_between_two_samples_costs_no_sample(
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake = fakelibvirt.FakeLibvirt()
+    fake.add_domain(U1, "one", "<domain/>", cpu_rate=1.0)
+    recorder = Recorder()
+    sampler = stats.StatsSampler(
+        Hypervisor(fake, "qemu:///system", purpose="vCPU statistics"),
+        Inline(), recorder)
+    sampler.sample({U1})
+    wait_for(lambda: not sampler.io_busy())
+    assert len(fake.opened) == 2  # one connection each for CPU and I/O
+    fake.stop_daemon()
+    fake.start_daemon()
+    with caplog.at_level(logging.INFO):
+        sampler.sample({U1})
+        wait_for(lambda: not sampler.io_busy())
+    assert len(recorder.batches) == 2
+    ((_, latest),) = recorder.batches[-1]
+    assert isinstance(latest, sig.DomainStats)
+    assert latest.cpu_time is not None and latest.io_ops is not None
+    assert "Cannot sample" not in caplog.text
+    for purpose in ("vCPU statistics", "I/O statistics"):
+        assert caplog.text.count("connection for %s to qemu:///system "
+                                 "broke" % purpose) == 1
+        assert caplog.text.count("again for %s" % purpose) == 1
+    assert len(fake.opened) == 4
