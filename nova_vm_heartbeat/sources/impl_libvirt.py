@@ -92,21 +92,40 @@ class LibvirtSource(InstanceSource):
         libvirt = self._module()
         with self._lock:
             try:
-                conn = self._connection(libvirt)
-                domains = conn.listAllDomains(0)
-                running = {str(d.UUIDString()).lower()
-                           for d in conn.listAllDomains(
-                               libvirt.VIR_CONNECT_LIST_DOMAINS_RUNNING)}
-                booted = system_uptime()
-                found = [self._instance(libvirt, d, running, booted)
-                         for d in domains]
-                listed = {str(d.UUIDString()).lower() for d in domains}
+                try:
+                    reused = self._conn is not None
+                    found, listed = self._look(libvirt)
+                except libvirt.libvirtError as err:
+                    self._drop_connection()
+                    # The connection may have broken since the last look
+                    # (libvirtd restarted): look again on a new one rather
+                    # than miss this look. Twice at most either way.
+                    if not reused:
+                        raise
+                    LOG.info("Listing the domains on the libvirt connection "
+                             "to %(uri)s failed (%(err)s); reconnecting",
+                             {"uri": self.uri, "err": err})
+                    found, listed = self._look(libvirt)
             except libvirt.libvirtError as err:
                 self._drop_connection()
                 raise exception.SourceUnavailable(
                     reason="libvirt at %s: %s" % (self.uri, err)) from err
         self._forget_except(listed)
         return [i for i in found if i is not None]
+
+    def _look(self, libvirt: typing.Any) -> typing.Tuple[
+            typing.List[typing.Optional[InstanceInfo]], typing.Set[str]]:
+        """The instances (None: not ours) and the uuids of every domain."""
+        conn = self._connection(libvirt)
+        domains = conn.listAllDomains(0)
+        running = {str(d.UUIDString()).lower()
+                   for d in conn.listAllDomains(
+                       libvirt.VIR_CONNECT_LIST_DOMAINS_RUNNING)}
+        booted = system_uptime()
+        found = [self._instance(libvirt, d, running, booted)
+                 for d in domains]
+        listed = {str(d.UUIDString()).lower() for d in domains}
+        return found, listed
 
     def close(self) -> None:
         with self._lock:

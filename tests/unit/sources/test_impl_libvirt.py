@@ -98,11 +98,26 @@ def test_libvirtd_down_is_source_unavailable_then_reconnects(
     fake.stop_daemon()
     with pytest.raises(exception.SourceUnavailable) as info:
         src.instances()
-    assert "client socket is closed" in str(info.value)
+    # The broken connection is dropped and a new one cannot be opened.
+    assert "Failed to connect socket" in str(info.value)
     with pytest.raises(exception.SourceUnavailable):
         src.instances()
     fake.start_daemon()
     assert len(src.instances()) == 2
+    assert len(fake.opened) == 2
+
+
+def test_a_restart_between_two_looks_costs_no_look(
+        fake: fakelibvirt.FakeLibvirt,
+        caplog: pytest.LogCaptureFixture) -> None:
+    src = source(fake)
+    assert len(src.instances()) == 2
+    fake.stop_daemon()
+    fake.start_daemon()  # the connection learns of it at the next call
+    with caplog.at_level(logging.INFO):
+        assert len(src.instances()) == 2
+    assert "failed (internal error: client socket is closed); " \
+        "reconnecting" in caplog.text
     assert len(fake.opened) == 2
 
 
