@@ -184,7 +184,8 @@ class InstanceMonitor:
                  running: bool = True,
                  uptime: typing.Optional[float] = None,
                  record: typing.Optional[EpisodeRecord] = None,
-                 requests: typing.Optional[HostRequestBudget] = None):
+                 requests: typing.Optional[HostRequestBudget] = None,
+                 spread: float = 1.0):
         """Start judging an instance.
 
         :param running: whether the domain runs now.
@@ -195,8 +196,13 @@ class InstanceMonitor:
             before it restarted (None: nothing).
         :param requests: the host's budget of guest recovery requests,
             shared by every instance (None: one of its own).
+        :param spread: where in the interval, from 0 to 1, the second
+            challenge after a (re)start of a channel goes: different for
+            each instance, it spreads the challenges of instances that
+            start together (see :class:`~.probes.Probe`).
         """
         self.bounds = bounds
+        self._spread = spread
         self.settings = bounds.clamp(settings)
         self.state = S.INACTIVE
         self.violations = 0
@@ -786,7 +792,8 @@ class InstanceMonitor:
             probe = self._probes.get(channel)
             if probe is None:
                 probe = self._probes[channel] = Probe(
-                    self.settings.interval, self.settings.timeout)
+                    self.settings.interval, self.settings.timeout,
+                    self._spread)
                 # Ours is usable once the agent says hello; QGA at once.
                 probe.usable = channel is QGA
                 probe.restart(now)

@@ -14,8 +14,16 @@
 
 from __future__ import annotations
 
+import math
 import typing
 
+#: After a restart, the second challenge goes on one of this many points
+#: of a grid that divides the interval (when one lies between the first
+#: challenge's timeout and one interval): instances with the same interval
+#: then share these points and are challenged in that many batches per
+#: interval, each a small share of them, rather than in one burst (a long
+#: wait for the last of them) or one by one (a wake-up of the loop each).
+CADENCE_SLOTS = 8
 #: Challenges older than this many timeouts are forgotten, answered or not.
 _FORGET_AFTER = 4
 _NEVER = float("inf")
@@ -26,11 +34,28 @@ class Probe:
 
     Pure bookkeeping: the caller says what time it is, sends what
     :meth:`due` returns and reports answers with :meth:`answered`.
+
+    After a :meth:`restart` the first challenge is due at once and the
+    second ``spread`` of the way from the first one's timeout to one
+    interval (``spread`` in [0, 1]; 1: one interval), moved to a point of
+    a grid of :data:`CADENCE_SLOTS` per interval; the cadence goes on
+    from there. Instances that restart together (the monitor started, a
+    stall or a libvirtd restart forgiven) say hello within the same
+    second: with different spreads they are challenged in a few batches
+    per interval from then on, not all in one burst every interval, which
+    at 10,000 instances every 5 s held the loop back by seconds. The
+    second challenge is never sent before the first has timed out (a QGA
+    call to a domain waits for the one before), nor later than the
+    cadence would have.
     """
 
-    def __init__(self, interval: float, timeout: float):
+    def __init__(self, interval: float, timeout: float,
+                 spread: float = 1.0):
+        if not 0.0 <= spread <= 1.0:
+            raise ValueError("spread must be in [0, 1], not %r" % (spread,))
         self.interval = interval
         self.timeout = timeout
+        self.spread = spread
         #: Whether the channel can be challenged now (socket connected,
         #: agent present).
         self.usable = True
@@ -45,6 +70,8 @@ class Probe:
         self.last_rtt: typing.Optional[float] = None
         self._next_seq = 1
         self._next_at = 0.0
+        #: The next challenge is the first since a restart.
+        self._first = True
         self._pending: typing.Dict[int, float] = {}
         self._expired: typing.Dict[int, float] = {}
 
@@ -57,6 +84,7 @@ class Probe:
         self._expired.clear()
         self.misses = 0
         self._next_at = now
+        self._first = True
 
     def hurry(self, now: float) -> None:
         """Make the next challenge due now, keeping everything else."""
@@ -68,11 +96,28 @@ class Probe:
             return None
         seq, self._next_seq = self._next_seq, self._next_seq + 1
         self._pending[seq] = now
+        if self._first:
+            self._first = False
+            self._next_at = self._second(now)
+            return seq
         # Keep the cadence, but never send a burst to catch up.
         self._next_at += self.interval
         if self._next_at <= now:
             self._next_at = now + self.interval
         return seq
+
+    def _second(self, now: float) -> float:
+        """When the second challenge after a restart is due."""
+        earliest = now + min(self.timeout, self.interval)
+        latest = now + self.interval
+        at = earliest + (latest - earliest) * self.spread
+        grain = self.interval / CADENCE_SLOTS
+        if grain <= 0.0:
+            return at
+        snapped = math.ceil(at / grain) * grain
+        if snapped > latest:
+            snapped -= grain
+        return snapped if snapped >= earliest else at
 
     def answered(self, now: float, seq: int) -> typing.Optional[float]:
         """Record an answer; its round trip, or None if seq is unknown.

@@ -31,6 +31,7 @@ import functools
 import logging
 import math
 import typing
+import zlib
 
 from nova_vm_heartbeat.monitor import actions as act
 from nova_vm_heartbeat.monitor.machine import InstanceMonitor
@@ -69,6 +70,17 @@ TICK_GRAIN = 0.02
 #: Instances ticked per pass of the loop at most, so that the sockets are
 #: read in between even when very many instances are due at once.
 MAX_TICKS_PER_PASS = 1000
+
+
+def spread(uuid: str) -> float:
+    """Where in its interval the instance is challenged, from 0 to 1.
+
+    Even over [0, 1) by the uuid, so that instances restarted together
+    (this monitor started, a stall or a libvirtd restart forgiven) are
+    challenged in a few batches from their second challenge on, and the
+    same instance always alike (see :class:`~.probes.Probe`).
+    """
+    return zlib.crc32(uuid.encode("utf-8")) / 2.0 ** 32
 
 
 def _level(before: MonitorState, after: MonitorState) -> int:
@@ -267,7 +279,8 @@ class Fleet:
         monitor = InstanceMonitor(
             settings, self.options.bounds, now, running=info.running,
             uptime=info.uptime, requests=self.requests,
-            record=self.store.restore(info.uuid, info.uptime))
+            record=self.store.restore(info.uuid, info.uptime),
+            spread=spread(info.uuid))
         instance = Instance(info, settings, monitor, running=info.running)
         self._instances[info.uuid] = instance
         self.store.put(info.uuid, monitor.record())

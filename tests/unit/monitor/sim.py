@@ -68,12 +68,12 @@ class Sim:
                  greet: bool = True,
                  record: typing.Optional[EpisodeRecord] = None,
                  requests: typing.Optional[HostRequestBudget] = None,
-                 stats_offset: float = 0.0):
+                 stats_offset: float = 0.0, spread: float = 1.0):
         self.now = 1000.0
         self.guest = guest or Guest()
         self.monitor = InstanceMonitor(settings, bounds, self.now,
                                        uptime=uptime, record=record,
-                                       requests=requests)
+                                       requests=requests, spread=spread)
         self.reports: typing.List[typing.Tuple[float, vd.Verdict]] = []
         self.acks: typing.List[act.SendAck] = []
         #: When each QGA challenge was sent.

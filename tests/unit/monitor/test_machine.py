@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import pytest
 
@@ -129,6 +130,42 @@ def test_the_verdict_has_cpu_evidence_whatever_the_timing(
     latency = sim.reports[0][0] - stopped
     assert latency <= (interval * threshold + timeout
                        + diagnosis.EVIDENCE_WAIT)
+
+
+@pytest.mark.parametrize("interval,timeout,threshold", TIMINGS)
+@pytest.mark.parametrize("hang_after", [0.0, 0.3, 0.7, 1.2])
+@pytest.mark.parametrize("spread", [0.0, 0.5, 0.99])
+def test_a_spread_cadence_keeps_the_verdict_and_its_bound(
+        interval: float, timeout: float, threshold: int,
+        hang_after: float, spread: float) -> None:
+    """Spreading the second challenge changes no verdict nor its bound.
+
+    The guest hangs soon after its agent said hello (``hang_after``
+    intervals), around the second challenge: the verdicts are those of
+    the plain cadence (spread 1), each within interval x threshold +
+    timeout of the hang. (Which answer came last moves the deadline: the
+    same moment in the cycle is reported as late as ever, not later.)
+    """
+    settings = dataclasses.replace(FAST, interval=interval,
+                                   timeout=timeout,
+                                   failure_threshold=threshold)
+
+    def run(spread: float) -> typing.Tuple[
+            typing.List[typing.Tuple[str, str]], float, float]:
+        sim = Sim(settings=settings, uptime=3600.0, spread=spread)
+        sim.run(hang_after * interval)
+        sim.guest.heartbeat = sim.guest.qga = False
+        sim.guest.cpu_rate = 0.0
+        hung = sim.now
+        sim.run(interval * threshold + timeout + 2 * diagnosis.EVIDENCE_WAIT)
+        assert sim.reports, spread
+        return sim.kinds(), hung, sim.reports[0][0]
+
+    plain, _, _ = run(1.0)
+    kinds, hung, reported = run(spread)
+    assert kinds == plain
+    assert reported - hung <= (interval * threshold + timeout
+                               + diagnosis.EVIDENCE_WAIT)
 
 
 def test_a_qemu_stopped_late_in_the_silence_is_vm_frozen() -> None:

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from nova_vm_heartbeat.monitor.probes import CADENCE_SLOTS
 from nova_vm_heartbeat.monitor.probes import Probe
 
 
@@ -89,3 +92,47 @@ def test_old_expired_challenges_are_forgotten() -> None:
     probe.expire(1.0)
     probe.expire(100.0)
     assert probe.answered(100.0, seq) is None
+
+
+@pytest.mark.parametrize("interval,timeout", [(1.0, 0.5), (5.0, 2.5),
+                                              (10.0, 10.0), (2.0, 0.1),
+                                              (0.5, 0.5)])
+@pytest.mark.parametrize("spread", [0.0, 0.01, 0.3, 0.5, 0.77, 0.99, 1.0])
+@pytest.mark.parametrize("now", [1000.0, 1000.3, 12345.678])
+def test_the_second_challenge_after_a_restart(
+        interval: float, timeout: float, spread: float, now: float) -> None:
+    """Between the first one's timeout and one interval, on the grid.
+
+    On the grid of CADENCE_SLOTS points when one lies in between.
+    """
+    probe = Probe(interval, timeout, spread)
+    probe.restart(now)
+    assert probe.due(now) == 1
+    probe.answered(now + 0.001, 1)
+    second = probe.next_deadline()
+    assert now + timeout - 1e-9 <= second <= now + interval + 1e-9
+    grain = interval / CADENCE_SLOTS
+    on_grid = abs(second / grain - round(second / grain)) < 1e-6
+    if interval - timeout >= grain:
+        assert on_grid, (second, grain)
+    # The cadence goes on from there.
+    assert probe.due(second) == 2
+    probe.answered(second + 0.001, 2)
+    assert probe.next_deadline() == pytest.approx(second + interval)
+
+
+def test_the_spread_moves_the_second_challenge_only() -> None:
+    spread = [Probe(1.0, 0.5, s) for s in (0.0, 0.5, 1.0)]
+    seconds = []
+    for probe in spread:
+        probe.restart(0.0)
+        probe.due(0.0)
+        probe.answered(0.001, 1)
+        seconds.append(probe.next_deadline())
+    assert seconds == sorted(seconds) and seconds[0] < seconds[-1]
+    assert seconds[-1] == 1.0  # spread 1: the plain cadence
+
+
+def test_a_spread_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Probe(1.0, 0.5, 1.5)

@@ -14,17 +14,22 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
+import typing
 
 import pytest
 
 from nova_vm_heartbeat.monitor.machine import MonitorState as S
 from nova_vm_heartbeat.monitor.policy import Settings
+from nova_vm_heartbeat.monitor.probes import CADENCE_SLOTS
 from nova_vm_heartbeat.monitor import signals as sig
 from nova_vm_heartbeat.runtime.fleet import Fleet
 from nova_vm_heartbeat.runtime.fleet import MIN_TICK_GAP
+from nova_vm_heartbeat.runtime.fleet import spread
+from nova_vm_heartbeat.runtime.fleet import TICK_GRAIN
 from tests.unit.runtime import fakes
 from tests.unit.runtime.fakes import info
 
@@ -120,10 +125,47 @@ def test_only_due_instances_are_ticked() -> None:
     assert world.fleet.next_deadline() == pytest.approx(1000.5)
     for uuid, seq, _ in world.effects.syncs:
         world.fleet.deliver(uuid, sig.QgaAnswered(seq))
-    # Answered: each instance is next due at its next challenge.
-    assert world.fleet.next_deadline() == pytest.approx(1001.0)
-    assert world.run(0.85) == 0
-    assert world.run(0.1) == 100
+    # Answered: each instance is next due at its second challenge, which
+    # its uuid places between the first one's timeout and the interval.
+    # (On the grid of 8 points a second, rounded up to the tick grain.)
+    assert 1000.5 <= world.fleet.next_deadline() \
+        <= 1000.5 + 0.125 + TICK_GRAIN
+    first = world.run(0.8)  # to 1000.9: not all of them yet
+    assert 0 < first < 100
+    assert first + world.run(0.1) == 100
+
+
+def test_instances_started_together_are_challenged_apart() -> None:
+    """A thousand hellos at once: small batches every interval after."""
+    world = World()
+    names = ["%08x-0000-4000-8000-000000000000" % (n * 7919)
+             for n in range(1000)]
+    world.apply(*[info(name) for name in names])
+    for name in names:
+        world.greet(name)
+    sent: typing.List[float] = []
+    for channel in world.effects.channels.values():
+        original = channel.challenge
+
+        def challenge(seq: int, original: typing.Any = original) -> None:
+            sent.append(world.clock.now)
+            original(seq)
+        channel.challenge = challenge  # type: ignore[method-assign]
+    world.run(5.0)
+    later = [at for at in sent if 1002.0 <= at < 1005.0]
+    assert len(later) == 3000  # the cadence is kept: one per interval
+    batches = collections.Counter(round(at % 1.0, 3) for at in later)
+    # Between the first challenge's timeout (0.5 s) and the interval, on
+    # the grid: 4 batches of about a quarter each, not one of all.
+    assert len(batches) <= CADENCE_SLOTS
+    assert max(batches.values()) < 0.3 * len(later), batches
+
+
+@pytest.mark.parametrize("uuid", ["a", "11111111-1111-4111-8111-111111111111",
+                                  "ffffffff-ffff-4fff-bfff-ffffffffffff"])
+def test_the_spread_is_a_share_of_the_interval(uuid: str) -> None:
+    assert 0.0 <= spread(uuid) < 1.0
+    assert spread(uuid) == spread(uuid.upper().lower())
 
 
 def test_a_stall_is_forgiven() -> None:
